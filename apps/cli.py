@@ -1,0 +1,147 @@
+"""The ``swarmsim`` console script.
+
+User errors (bad scene files, arguments, backends) print one line to stderr and exit with
+status 2; nothing in the library prints or exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A command-line argument that cannot be used; reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line instead of usage + message
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def parse_pose(text: str) -> tuple[float, float, float, float]:
+    """``X,Y,Z[,YAW]`` (metres, yaw in degrees) to (x, y, z, yaw radians)."""
+    parts = text.split(",")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) not in (3, 4) or not all(math.isfinite(v) for v in values):
+        raise UsageError(f"--pose: expected X,Y,Z[,YAW] as finite numbers, got {text!r}")
+    x, y, z = values[:3]
+    yaw = math.radians(values[3]) if len(values) == 4 else 0.0
+    return (x, y, z, yaw)
+
+
+def _add_scene_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scene", nargs="?", default=None,
+                   help="scene TOML (default: scenes/default.toml)")  # fmt: skip
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a scene key, e.g. forest.density=400 (repeatable)")  # fmt: skip
+    p.add_argument("--seed", type=int, default=None, help="override run.seed")
+    p.add_argument("--backend", choices=("cpu", "cuda", "auto"), default=None,
+                   help="override run.backend")  # fmt: skip
+
+
+def _load(args: argparse.Namespace):
+    from swarmsim.scene import load_scene
+
+    overrides = list(args.overrides)
+    if args.seed is not None:
+        overrides.append(f"run.seed={args.seed}")
+    if args.backend is not None:
+        overrides.append(f'run.backend="{args.backend}"')
+    return load_scene(args.scene, overrides=overrides)
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    """Render one camera of a scene and write the frame arrays (and optionally a PNG)."""
+    from apps.images import colorize, robust_range, side_by_side, write_npz, write_png
+    from swarmsim.sensing.render import render
+    from swarmsim.world.world import build_world
+
+    pose = parse_pose(args.pose)
+    if not math.isfinite(args.time):
+        raise UsageError(f"--time: expected a finite number of seconds, got {args.time!r}")
+    scene = _load(args)
+    world = build_world(scene)
+    rng = np.random.default_rng([scene.run.seed, 4])
+    frames = render(world, pose, args.time, backend=scene.run.backend, rng=rng)
+    arrays = frames.arrays(0)
+    if args.out:
+        write_npz(args.out, **arrays)
+    if args.png:
+        low, high = robust_range(arrays["thermal"])
+        write_png(args.png, side_by_side(colorize(arrays["thermal"], low, high), arrays["rgb"]))
+    visible = int(arrays["target_mask"].sum())
+    print(
+        f"rendered {world.camera.width}x{world.camera.height} at {args.pose} t={args.time:g}s: "
+        f"target pixels {visible}, thermal {np.nanmin(arrays['thermal']):.1f}.."
+        f"{np.nanmax(arrays['thermal']):.1f} degC"
+        + (f" -> {args.out}" if args.out else "")
+        + (f", {args.png}" if args.png else "")
+    )
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run a named benchmark and print its figures."""
+    from apps.bench import run_bench
+
+    kwargs = {}
+    if args.what == "render":
+        kwargs = {"resolution": args.resolution, "backend": args.backend or "cpu"}
+    figures = run_bench(args.what, **kwargs)
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        width = max(len(k) for k in figures)
+        for key, value in figures.items():
+            print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="swarmsim", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("render", help="render one camera view of a scene")
+    _add_scene_args(p)
+    p.add_argument("--pose", required=True, help="camera pose X,Y,Z[,YAW] (m, degrees)")
+    p.add_argument("--time", type=float, default=0.0, help="simulation time in seconds")
+    p.add_argument("--out", type=Path, default=None, help="write arrays to this .npz")
+    p.add_argument("--png", type=Path, default=None, help="write thermal | RGB to this PNG")
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("bench", help="print benchmark figures (see BENCHMARKS.md)")
+    p.add_argument("what", nargs="?", default="render", choices=("render",))
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--resolution", type=int, default=512, help="image size for render")
+    p.add_argument("--backend", choices=("cpu", "cuda", "auto"), default=None)
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    from swarmsim.backend import BackendError
+    from swarmsim.scene import SceneError
+
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except (UsageError, SceneError, BackendError) as exc:
+        print(f"swarmsim: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""swarmsim: drone-swarm synthetic-aperture search in forests.
+
+Public API::
+
+    scene = swarmsim.load_scene("scenes/default.toml", overrides=["forest.density=400"])
+    world = swarmsim.build_world(scene)
+    frames = swarmsim.render(world, poses=[(0.0, 0.0, 35.0)], t=0.0, backend="auto")
+"""
+
+from swarmsim.backend import BackendError
+from swarmsim.scene import DEFAULT_SCENE, Scene, SceneError, load_scene, parse_scene
+from swarmsim.sensing.camera import Camera
+from swarmsim.sensing.render import Frames, Hits, cast_rays, render
+from swarmsim.world.world import World, build_world
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_SCENE",
+    "BackendError",
+    "Camera",
+    "Frames",
+    "Hits",
+    "Scene",
+    "SceneError",
+    "World",
+    "__version__",
+    "build_world",
+    "cast_rays",
+    "load_scene",
+    "parse_scene",
+    "render",
+]

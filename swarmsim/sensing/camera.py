@@ -1,0 +1,134 @@
+"""Pinhole cameras: intrinsics, poses and the ray convention.
+
+Conventions (see ``docs/scenes.md``):
+
+* The field of view is the full angle across the image width; pixels are square, so the focal
+  length in pixels is ``f = (width / 2) / tan(fov / 2)``.
+* Pixel ``(row i, column j)`` has its centre at ``(j + 0.5, i + 0.5)``; row 0 is the top of the
+  image.
+* A pose is a position (x, y, z) in metres and a yaw and pitch in radians. At yaw 0 and pitch 0
+  the camera looks straight down (nadir) with the image top pointing north (+y) and the image
+  right pointing east (+x). Positive yaw turns the camera counter-clockwise seen from above (the
+  project's heading convention, :func:`swarmsim.world.geometry.heading_vector`); pitch tilts the
+  optical axis from nadir toward the image-top (forward) direction.
+* Camera frame: x right, y down, z along the optical axis (the OpenCV convention); the rotation
+  matrix returned by :func:`camera_rotation` has rows ``right, down, optical axis`` in world
+  coordinates, so ``R @ (p - position)`` maps a world point into the camera frame.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, kw_only=True)
+class Camera:
+    """Intrinsics of a pinhole camera.
+
+    Attributes:
+        fov: Full horizontal field of view in radians, in (0, pi).
+        width: Image width in pixels.
+        height: Image height in pixels.
+    """
+
+    fov: float = math.radians(50.0)
+    width: int = 512
+    height: int = 512
+
+    def __post_init__(self) -> None:
+        if not (0.0 < self.fov < math.pi) or not math.isfinite(self.fov):
+            raise ValueError(f"Camera.fov: expected radians in (0, pi), got {self.fov!r}")
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            if int(value) != value or value < 1:
+                raise ValueError(f"Camera.{name}: expected a positive integer, got {value!r}")
+
+    @property
+    def focal(self) -> float:
+        """Focal length in pixels."""
+        return 0.5 * self.width / math.tan(0.5 * self.fov)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(height, width) of an image."""
+        return (self.height, self.width)
+
+    def footprint(self, altitude: float) -> tuple[float, float]:
+        """Ground footprint (width, height) in metres of a nadir view from ``altitude`` metres."""
+        scale = altitude / self.focal
+        return (self.width * scale, self.height * scale)
+
+
+def as_poses(poses: np.ndarray | list | tuple) -> np.ndarray:
+    """Normalise poses to an (n, 5) float64 array ``[x, y, z, yaw, pitch]`` (radians).
+
+    Accepts a single pose or a batch, with 3 (position only), 4 (+ yaw) or 5 (+ pitch) columns.
+    """
+    p = np.asarray(poses, dtype=np.float64)
+    if p.ndim == 1:
+        p = p[None, :]
+    if p.ndim != 2 or p.shape[1] not in (3, 4, 5):
+        raise ValueError(
+            f"poses: expected shape (n, 3|4|5) as [x, y, z, yaw, pitch], got {np.shape(poses)}"
+        )
+    if not np.all(np.isfinite(p)):
+        raise ValueError("poses: expected finite values")
+    out = np.zeros((len(p), 5))
+    out[:, : p.shape[1]] = p
+    return out
+
+
+def camera_rotation(yaw: float, pitch: float = 0.0) -> np.ndarray:
+    """(3, 3) world-to-camera rotation with rows right, down and optical axis."""
+    cy, sy = math.cos(yaw), math.sin(yaw)
+    cp, sp = math.cos(pitch), math.sin(pitch)
+    right = np.array([cy, sy, 0.0])
+    up = np.array([-sy, cy, 0.0])  # image-top (forward) direction on the ground
+    optical = cp * np.array([0.0, 0.0, -1.0]) + sp * up
+    down = -(cp * up + sp * np.array([0.0, 0.0, 1.0]))
+    return np.stack([right, down, optical])
+
+
+def pose_matrices(poses: np.ndarray) -> np.ndarray:
+    """(n, 12) float64 rows ``[x, y, z, R00 .. R22]`` consumed by the render kernels."""
+    poses = as_poses(poses)
+    out = np.empty((len(poses), 12))
+    out[:, :3] = poses[:, :3]
+    for i, (_, _, _, yaw, pitch) in enumerate(poses):
+        out[i, 3:] = camera_rotation(yaw, pitch).ravel()
+    return out
+
+
+def pixel_rays(camera: Camera, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Origins (H, W, 3) and unit directions (H, W, 3) of every pixel's ray for one pose."""
+    pose = as_poses(pose)[0]
+    rot = camera_rotation(pose[3], pose[4])
+    f = camera.focal
+    xs = (np.arange(camera.width) + 0.5 - 0.5 * camera.width) / f
+    ys = (np.arange(camera.height) + 0.5 - 0.5 * camera.height) / f
+    xc, yc = np.meshgrid(xs, ys)
+    d = xc[..., None] * rot[0] + yc[..., None] * rot[1] + rot[2]
+    d /= np.linalg.norm(d, axis=-1, keepdims=True)
+    origins = np.broadcast_to(pose[:3], d.shape).copy()
+    return origins, d
+
+
+def project(camera: Camera, pose: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Project world points (..., 3) into one camera.
+
+    Returns:
+        ``(uv, z)``: pixel coordinates (..., 2) as (column, row) in the pixel-centre convention
+        (the centre of pixel (i, j) projects to (j + 0.5, i + 0.5)), and depth along the optical
+        axis (...,) in metres; points with ``z <= 0`` are behind the camera.
+    """
+    pose = as_poses(pose)[0]
+    rot = camera_rotation(pose[3], pose[4])
+    pc = (np.asarray(points, np.float64) - pose[:3]) @ rot.T
+    z = pc[..., 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = camera.focal * pc[..., 0] / z + 0.5 * camera.width
+        v = camera.focal * pc[..., 1] / z + 0.5 * camera.height
+    return np.stack([u, v], axis=-1), z

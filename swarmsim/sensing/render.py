@@ -1,0 +1,192 @@
+"""Batched thermal + RGB rendering of n drone cameras by ray casting.
+
+``render(world, poses, t)`` renders every camera of the batch in one kernel call. On the ``cpu``
+backend a numba kernel runs in parallel over the image rows of all cameras; on ``cuda`` a
+numba.cuda kernel runs one thread per pixel and the results stay on the device (CuPy arrays when
+CuPy is installed).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from swarmsim.backend import array_module, resolve_backend, to_numpy
+from swarmsim.sensing import _cpu
+from swarmsim.sensing.camera import Camera, as_poses, pose_matrices
+from swarmsim.sensing.thermal import add_sensor_noise, dequantize_thermal, quantize_thermal
+
+
+@dataclass(frozen=True)
+class Frames:
+    """Images of a batch of n cameras, each (n, H, W[, 3]).
+
+    Attributes:
+        thermal: float32 apparent temperature in degC (with sensor noise when rendered with rng).
+        rgb: uint8 colour image.
+        depth: float32 distance along the ray to the first hit in metres (inf: no hit).
+        label: int8 class of the first hit: -1 nothing, 0 ground, 1 wood, 2 foliage, 3 target.
+        target_mask: bool, the first hit is a target.
+        target_id: int16 index of the target hit, -1 elsewhere.
+        poses: (n, 5) float64 camera poses ``[x, y, z, yaw, pitch]`` (radians).
+        time: Simulation time of the frames in seconds.
+    """
+
+    thermal: Any
+    rgb: Any
+    depth: Any
+    label: Any
+    target_mask: Any
+    target_id: Any
+    poses: np.ndarray
+    time: float
+
+    def __len__(self) -> int:
+        return len(self.poses)
+
+    def to_numpy(self) -> Frames:
+        """A copy with host (NumPy) arrays."""
+        names = ("thermal", "rgb", "depth", "label", "target_mask", "target_id")
+        arrays = {name: to_numpy(getattr(self, name)) for name in names}
+        return Frames(**arrays, poses=self.poses, time=self.time)
+
+    def arrays(self, index: int = 0) -> dict[str, np.ndarray]:
+        """The host arrays of camera ``index`` keyed as in the ``swarmsim render`` contract."""
+        host = self.to_numpy()
+        names = ("thermal", "rgb", "depth", "label", "target_mask", "target_id")
+        return {name: getattr(host, name)[index] for name in names}
+
+
+@dataclass(frozen=True)
+class Hits:
+    """First hits of a set of rays: distance ``t`` (inf: none), hit ``code`` and ``index``."""
+
+    t: np.ndarray
+    code: np.ndarray
+    index: np.ndarray
+
+
+def render(
+    world: Any,
+    poses: np.ndarray,
+    t: float = 0.0,
+    *,
+    backend: str = "auto",
+    rng: np.random.Generator | None = None,
+    camera: Camera | None = None,
+) -> Frames:
+    """Render a batch of cameras.
+
+    Args:
+        world: A :class:`swarmsim.World`.
+        poses: (n, 3|4|5) camera poses ``[x, y, z, yaw, pitch]``, metres and radians, or one pose.
+        t: Simulation time in seconds (moves the targets).
+        backend: ``"cpu"``, ``"cuda"`` or ``"auto"``.
+        rng: Source of thermal sensor noise (NETD from the scene); ``None`` renders noise-free.
+        camera: Intrinsics; defaults to the scene's camera.
+
+    Returns:
+        Frames with arrays of shape (n, H, W) (rgb (n, H, W, 3)).
+    """
+    poses = as_poses(poses)
+    camera = world.camera if camera is None else camera
+    backend = resolve_backend(backend)
+    cams = pose_matrices(poses)
+    targets = world.target_geometry(t)
+    if backend == "cuda":
+        from swarmsim.sensing import _cuda
+
+        outputs = _cuda.render(world, targets, cams, camera)
+    else:
+        outputs = _cpu.empty_outputs(len(poses), camera.height, camera.width)
+        ground = world.ground
+        _cpu.render_kernel(
+            cams, camera.focal, camera.width, camera.height, world.packed,
+            world.primitives.label, world.primitives.temperature, world.primitives.albedo,
+            world.sunlit, world.leaf_fill, world.grid.lower, world.grid.cell, world.grid.dims,
+            world.grid.start, world.grid.items, targets.packed, targets.primitives.owner,
+            targets.primitives.temperature, targets.primitives.albedo, targets.sunlit,
+            targets.bound, targets.start, ground.temperature, ground.rgb, world.light, *outputs,
+        )  # fmt: skip
+    thermal, rgb, depth, label, target_id = outputs
+    thermal = _sensor(thermal, world.thermal, rng, backend)
+    return Frames(
+        thermal=thermal,
+        rgb=rgb,
+        depth=depth,
+        label=label,
+        target_mask=target_id >= 0,
+        target_id=target_id,
+        poses=poses,
+        time=float(t),
+    )
+
+
+def _sensor(thermal: Any, settings: Any, rng: np.random.Generator | None, backend: str) -> Any:
+    """Apply the scene's NETD noise and optional 8-bit quantisation."""
+    if settings is None:
+        return thermal
+    xp = array_module(backend)
+    if rng is not None and settings.netd > 0:
+        # Noise is drawn on the host so that both backends give the same images for a seed.
+        noise = add_sensor_noise(np.zeros(thermal.shape, np.float32), settings.netd, rng)
+        thermal = thermal + xp.asarray(noise)
+    if settings.quantize:
+        low, high = settings.range
+        codes = quantize_thermal(to_numpy(thermal), low, high)
+        thermal = xp.asarray(dequantize_thermal(codes, low, high))
+    return thermal
+
+
+def cast_rays(
+    world: Any,
+    origins: np.ndarray,
+    directions: np.ndarray,
+    *,
+    t: float = 0.0,
+    tmax: np.ndarray | float = math.inf,
+    targets: bool = True,
+    backend: str = "cpu",
+) -> Hits:
+    """First hits of arbitrary rays through the world.
+
+    Args:
+        origins: (m, 3) ray origins in metres.
+        directions: (m, 3) or (3,) directions (normalised here).
+        t: Time at which targets are placed.
+        tmax: Maximum distance(s) in metres.
+        targets: Whether targets block rays.
+        backend: ``"cpu"``, ``"cuda"`` or ``"auto"``; results come back to the host.
+
+    Returns:
+        :class:`Hits` with ``code`` from ``_raycast`` (HIT_NONE, HIT_GROUND, HIT_STATIC,
+        HIT_TARGET) and the primitive index (static or target primitive, -1 otherwise).
+    """
+    origins = np.ascontiguousarray(np.asarray(origins, np.float64).reshape(-1, 3))
+    m = len(origins)
+    dirs = np.broadcast_to(np.asarray(directions, np.float64), (m, 3)).copy()
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    tmax = np.broadcast_to(np.asarray(tmax, np.float64), (m,)).copy()
+    if targets and world.targets:
+        geometry = world.target_geometry(t)
+        tpacked, tbound, tstart = geometry.packed, geometry.bound, geometry.start
+    else:
+        tpacked = np.zeros((0, 8), np.float32)
+        tbound = np.zeros((0, 4), np.float32)
+        tstart = np.zeros(1, np.int32)
+    if resolve_backend(backend) == "cuda":
+        from swarmsim.sensing import _cuda
+
+        return Hits(*_cuda.cast(world, origins, dirs, tmax, tpacked, tbound, tstart))
+    out_t = np.empty(m)
+    out_code = np.empty(m, np.int8)
+    out_index = np.empty(m, np.int32)
+    grid = world.grid
+    _cpu.cast_kernel(
+        origins, dirs, tmax, world.packed, world.leaf_fill, grid.lower, grid.cell, grid.dims,
+        grid.start, grid.items, tpacked, tbound, tstart, out_t, out_code, out_index,
+    )  # fmt: skip
+    return Hits(out_t, out_code, out_index)

@@ -1,0 +1,105 @@
+"""The accelerated renderer against a brute-force reference, plus camera and sensor behaviour."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from swarmsim.scene import ThermalConfig
+from swarmsim.sensing._raycast import HIT_GROUND, HIT_STATIC
+from swarmsim.sensing.camera import Camera, pixel_rays
+from swarmsim.sensing.render import cast_rays, render
+from swarmsim.world.geometry import (
+    CAPSULE,
+    DISC,
+    LABEL_FOLIAGE,
+    LABEL_WOOD,
+    SPHERE,
+    Primitives,
+    concatenate,
+)
+from swarmsim.world.world import assemble_world
+from tests.sensing.reference import reference_cast
+
+
+def random_primitives(rng: np.random.Generator, n: int = 60, extent: float = 6.0) -> Primitives:
+    """A random jumble of spheres, capsules and discs (some overlapping) above the ground."""
+    parts = []
+    k = n // 3
+    centres = rng.uniform([-extent, -extent, 0.5], [extent, extent, 8.0], (k, 3))
+    parts.append(Primitives.create(kind=SPHERE, a=centres, radius=rng.uniform(0.2, 1.0, k),
+                                   label=LABEL_FOLIAGE))  # fmt: skip
+    a = rng.uniform([-extent, -extent, 0.0], [extent, extent, 8.0], (k, 3))
+    b = a + rng.normal(0.0, 1.5, (k, 3))
+    b[: k // 3] = a[: k // 3] + [0.0, 0.0, 3.0]  # vertical trunks: rays parallel to the axis
+    parts.append(Primitives.create(kind=CAPSULE, a=a, b=b, radius=rng.uniform(0.1, 0.5, k),
+                                   label=LABEL_WOOD))  # fmt: skip
+    c = rng.uniform([-extent, -extent, 0.5], [extent, extent, 8.0], (k, 3))
+    normal = rng.normal(size=(k, 3)) + [0.0, 0.0, 1.0]
+    normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+    parts.append(Primitives.create(kind=DISC, a=c, b=normal, radius=rng.uniform(0.3, 1.2, k),
+                                   label=LABEL_FOLIAGE))  # fmt: skip
+    return concatenate(parts)
+
+
+def make_world(prims: Primitives, *, leaf_fill: float = 1.0, grid_cell: float | None = None,
+               camera: Camera | None = None, targets=()):  # fmt: skip
+    return assemble_world(
+        prims, thermal=ThermalConfig(), area=(20.0, 20.0), leaf_fill=leaf_fill,
+        grid_cell=grid_cell, camera=camera or Camera(width=24, height=18), targets=targets,
+    )  # fmt: skip
+
+
+POSES = [
+    (0.0, 0.0, 12.0, 0.0, 0.0),
+    (1.5, -2.0, 10.0, math.radians(33.0), 0.0),
+    (-1.0, 0.5, 9.0, math.radians(-120.0), math.radians(25.0)),
+]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("leaf_fill", [1.0, 0.6])
+def test_renderer_equals_brute_force(seed: int, leaf_fill: float) -> None:
+    rng = np.random.default_rng(seed)
+    prims = random_primitives(rng)
+    world = make_world(prims, leaf_fill=leaf_fill, grid_cell=[0.4, 1.0, 2.5][seed])
+    frames = render(world, POSES, backend="cpu")
+    for c, pose in enumerate(POSES):
+        origins, dirs = pixel_rays(world.camera, pose)
+        depth, label = reference_cast(
+            world.primitives, Primitives.empty(), origins.reshape(-1, 3), dirs.reshape(-1, 3),
+            world.leaf_fill,
+        )  # fmt: skip
+        np.testing.assert_array_equal(frames.label[c].ravel(), label)
+        hit = np.isfinite(depth)
+        np.testing.assert_array_equal(np.isfinite(frames.depth[c].ravel()), hit)
+        np.testing.assert_allclose(frames.depth[c].ravel()[hit], depth[hit], rtol=1e-4)
+
+
+def test_cast_rays_equals_brute_force_in_all_directions() -> None:
+    rng = np.random.default_rng(7)
+    world = make_world(random_primitives(rng), leaf_fill=0.6, grid_cell=0.7)
+    origins = rng.uniform([-8, -8, 0.2], [8, 8, 10], (400, 3))
+    dirs = rng.normal(size=(400, 3))
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    hits = cast_rays(world, origins, dirs)
+    depth, label = reference_cast(world.primitives, Primitives.empty(), origins, dirs,
+                                  world.leaf_fill)  # fmt: skip
+    hit_label = np.where(hits.code == HIT_STATIC, world.primitives.label[hits.index], -1)
+    hit_label[hits.code == HIT_GROUND] = 0
+    np.testing.assert_array_equal(hit_label, label)
+    hit = np.isfinite(depth)
+    np.testing.assert_array_equal(np.isfinite(hits.t), hit)
+    np.testing.assert_allclose(hits.t[hit], depth[hit], rtol=1e-4, atol=1e-6)
+
+
+def test_empty_world_sees_ground_at_analytic_depth() -> None:
+    world = make_world(Primitives.empty(), camera=Camera(width=32, height=32))
+    altitude = 35.0
+    frames = render(world, (0.0, 0.0, altitude), backend="cpu")
+    _, dirs = pixel_rays(world.camera, (0.0, 0.0, altitude))
+    expected = altitude / -dirs[..., 2]
+    assert np.all(frames.label == 0)
+    np.testing.assert_allclose(frames.depth[0], expected, rtol=1e-6)
