@@ -103,3 +103,32 @@ def test_empty_world_sees_ground_at_analytic_depth() -> None:
     expected = altitude / -dirs[..., 2]
     assert np.all(frames.label == 0)
     np.testing.assert_allclose(frames.depth[0], expected, rtol=1e-6)
+
+
+def test_renderer_with_persons_equals_brute_force() -> None:
+    from swarmsim.world.targets import Target, static_trajectory
+
+    rng = np.random.default_rng(11)
+    placements = [("lying", (0.5, 0.0), 0.3), ("standing", (-1.5, 1.0), 2.0),
+                  ("sitting", (1.0, -2.0), -1.0)]  # fmt: skip
+    persons = tuple(
+        Target(
+            pose=pose,
+            trajectory=static_trajectory(position=np.array(xy), heading=yaw),
+            temperature=34.0,
+            clothing=(0.5, 0.2, 0.1),
+        )
+        for pose, xy, yaw in placements
+    )
+    world = make_world(random_primitives(rng, n=15), grid_cell=1.0, targets=persons,
+                       camera=Camera(width=40, height=40))  # fmt: skip
+    pose = (0.0, 0.0, 9.0, 0.2, 0.0)
+    frames = render(world, pose, backend="cpu")
+    origins, dirs = pixel_rays(world.camera, pose)
+    depth, label = reference_cast(
+        world.primitives, world.target_geometry(0.0).primitives, origins.reshape(-1, 3),
+        dirs.reshape(-1, 3), world.leaf_fill,
+    )  # fmt: skip
+    assert np.sum(label == 3) > 20
+    np.testing.assert_array_equal(frames.label[0].ravel(), label)
+    np.testing.assert_allclose(frames.depth[0].ravel(), depth, rtol=1e-4)
