@@ -220,7 +220,7 @@ class ForestConfig:
     )
     branch_levels: int = _key(2, "Levels of branch recursion (0: trunk only).", ge=0, le=3)
     foliage_density: float = _key(
-        0.3, "Twigs per cubic metre of crown volume.", unit="twigs/m³", gt=0
+        0.2, "Twigs per cubic metre of crown volume.", unit="twigs/m³", gt=0
     )
     twig_radius: float = _key(0.35, "Radius of one twig (leaf cluster) disc.", unit="m", gt=0)
     leaf_fill: float = _key(0.6, "Fraction of a twig disc covered by leaves.", gt=0, le=1)

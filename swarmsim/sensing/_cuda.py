@@ -22,7 +22,7 @@ _BLOCK = (16, 8)
 @cuda.jit
 def _render_kernel(cams, focal, width, height, packed, labels, temperature, albedo, sunlit,
                    leaf_fill, glo, gcell, gdims, gstart, gitems, tpacked, towner, ttemperature,
-                   talbedo, tsunlit, tbound, tstart, ground_temp, ground_rgb, light,
+                   talbedo, tsunlit, tbound, tstart, ground, light,
                    out_thermal, out_rgb, out_depth, out_label, out_target):  # fmt: skip
     j, row = cuda.grid(2)
     if j >= width or row >= cams.shape[0] * height:
@@ -31,7 +31,7 @@ def _render_kernel(cams, focal, width, height, packed, labels, temperature, albe
     i = row - c * height
     render_pixel(c, i, j, cams, focal, width, height, packed, labels, temperature, albedo,
                  sunlit, leaf_fill, glo, gcell, gdims, gstart, gitems, tpacked, towner,
-                 ttemperature, talbedo, tsunlit, tbound, tstart, ground_temp, ground_rgb, light,
+                 ttemperature, talbedo, tsunlit, tbound, tstart, ground, light,
                  out_thermal, out_rgb, out_depth, out_label, out_target)  # fmt: skip
 
 
@@ -57,8 +57,7 @@ def _world_arrays(world: Any) -> tuple:
         cached = tuple(cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in host)
         world.device_cache["render"] = cached
         world.device_cache["ground"] = (
-            cuda.to_device(world.ground.temperature),
-            cuda.to_device(world.ground.rgb),
+            cuda.to_device(world.ground.packed),
             cuda.to_device(world.light),
         )
     return cached
@@ -69,7 +68,7 @@ def render(world: Any, targets: Any, cams: np.ndarray, camera: Any) -> tuple:
     packed, labels, temperature, albedo, sunlit, leaf_fill, lower, cell, dims, start, items = (
         _world_arrays(world)
     )
-    ground_temp, ground_rgb, light = world.device_cache["ground"]
+    ground, light = world.device_cache["ground"]
     n, h, w = len(cams), camera.height, camera.width
     outputs = (
         cuda.device_array((n, h, w), np.float32),
@@ -85,7 +84,7 @@ def render(world: Any, targets: Any, cams: np.ndarray, camera: Any) -> tuple:
         leaf_fill, lower, cell, dims, start, items, cuda.to_device(targets.packed),
         cuda.to_device(tp.owner), cuda.to_device(tp.temperature), cuda.to_device(tp.albedo),
         cuda.to_device(targets.sunlit), cuda.to_device(targets.bound),
-        cuda.to_device(targets.start), ground_temp, ground_rgb, light, *outputs,
+        cuda.to_device(targets.start), ground, light, *outputs,
     )  # fmt: skip
     xp = array_module("cuda")
     if xp is np:

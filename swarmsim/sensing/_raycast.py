@@ -325,37 +325,36 @@ def surface_normal(packed, k, px, py, pz, dx, dy, dz):
 
 
 @register_jitable
-def bilinear(raster, x0, y0, cell, x, y):
-    """Bilinear sample of a (rows = y, cols = x) raster with lower-left origin, clamped at edges."""
-    fx = (x - x0) / cell - 0.5
-    fy = (y - y0) / cell - 0.5
-    ny = raster.shape[0]
-    nx = raster.shape[1]
-    fx = min(max(fx, 0.0), nx - 1.0)
-    fy = min(max(fy, 0.0), ny - 1.0)
-    i0 = min(int(fy), ny - 2) if ny > 1 else 0
-    j0 = min(int(fx), nx - 2) if nx > 1 else 0
-    wy = fy - i0
-    wx = fx - j0
-    i1 = min(i0 + 1, ny - 1)
-    j1 = min(j0 + 1, nx - 1)
-    return (
-        (1.0 - wy) * ((1.0 - wx) * raster[i0, j0] + wx * raster[i0, j1])
-        + wy * ((1.0 - wx) * raster[i1, j0] + wx * raster[i1, j1])
-    )
+def bilinear_weights(rows, cols, x0, y0, cell, x, y):
+    """Corner indices and weights of a bilinear sample of a raster (rows along y from y0,
+    columns along x from x0), clamped at the edges: ``(i0, i1, j0, j1, wy, wx)``."""
+    fx = min(max((x - x0) / cell - 0.5, 0.0), cols - 1.0)
+    fy = min(max((y - y0) / cell - 0.5, 0.0), rows - 1.0)
+    i0 = int(fy)
+    j0 = int(fx)
+    i1 = min(i0 + 1, rows - 1)
+    j1 = min(j0 + 1, cols - 1)
+    return i0, i1, j0, j1, fy - i0, fx - j0
+
+
+@register_jitable
+def sample(raster, ch, i0, i1, j0, j1, wy, wx):
+    """Bilinear sample of channel ``ch`` of a (rows, cols, channels) raster."""
+    top = (1.0 - wx) * raster[i0, j0, ch] + wx * raster[i0, j1, ch]
+    bottom = (1.0 - wx) * raster[i1, j0, ch] + wx * raster[i1, j1, ch]
+    return (1.0 - wy) * top + wy * bottom
 
 
 @register_jitable
 def encode_srgb(x):
-    """Linear radiance in [0, 1] to an 8-bit sRGB-like value (gamma 2.2)."""
+    """Linear radiance in [0, 1] to 8 bits with display gamma 2 (a square root: pow is slow)."""
     x = min(max(x, 0.0), 1.0)
-    return int(255.0 * x ** (1.0 / 2.2) + 0.5)
+    return int(255.0 * math.sqrt(x) + 0.5)
 
 
 @register_jitable
 def shade(code, index, t, ox, oy, oz, dx, dy, dz, packed, labels, temperature, albedo,
-          sunlit, tpacked, towner, ttemperature, talbedo, tsunlit, ground_temp, ground_rgb,
-          light):  # fmt: skip
+          sunlit, tpacked, towner, ttemperature, talbedo, tsunlit, ground, light):  # fmt: skip
     """Radiometry of a hit: ``(thermal degC, r, g, b linear, label, target index or -1)``.
 
     Static primitives carry precomputed apparent temperatures and sun exposure; RGB adds a
@@ -367,14 +366,18 @@ def shade(code, index, t, ox, oy, oz, dx, dy, dz, packed, labels, temperature, a
     py = oy + t * dy
     pz = oz + t * dz
     if code == HIT_GROUND:
-        x0 = light[L_GROUND_X0]
-        y0 = light[L_GROUND_Y0]
-        cell = light[L_GROUND_CELL]
-        temp = bilinear(ground_temp, x0, y0, cell, px, py)
-        r = bilinear(ground_rgb[:, :, 0], x0, y0, cell, px, py)
-        g = bilinear(ground_rgb[:, :, 1], x0, y0, cell, px, py)
-        b = bilinear(ground_rgb[:, :, 2], x0, y0, cell, px, py)
-        return temp, r, g, b, 0, -1
+        i0, i1, j0, j1, wy, wx = bilinear_weights(
+            ground.shape[0], ground.shape[1], light[L_GROUND_X0], light[L_GROUND_Y0],
+            light[L_GROUND_CELL], px, py,
+        )  # fmt: skip
+        return (
+            sample(ground, 0, i0, i1, j0, j1, wy, wx),
+            sample(ground, 1, i0, i1, j0, j1, wy, wx),
+            sample(ground, 2, i0, i1, j0, j1, wy, wx),
+            sample(ground, 3, i0, i1, j0, j1, wy, wx),
+            0,
+            -1,
+        )
     sx = light[L_SUN_X]
     sy = light[L_SUN_Y]
     sz = light[L_SUN_Z]
@@ -409,7 +412,7 @@ def shade(code, index, t, ox, oy, oz, dx, dy, dz, packed, labels, temperature, a
 @register_jitable
 def render_pixel(c, i, j, cams, focal, width, height, packed, labels, temperature, albedo,
                  sunlit, leaf_fill, glo, gcell, gdims, gstart, gitems, tpacked, towner,
-                 ttemperature, talbedo, tsunlit, tbound, tstart, ground_temp, ground_rgb, light,
+                 ttemperature, talbedo, tsunlit, tbound, tstart, ground, light,
                  out_thermal, out_rgb, out_depth, out_label, out_target):  # fmt: skip
     """Trace and shade pixel (row i, column j) of camera c and write it to the outputs."""
     ox = cams[c, 0]
@@ -428,7 +431,7 @@ def render_pixel(c, i, j, cams, focal, width, height, packed, labels, temperatur
                            glo, gcell, gdims, gstart, gitems, tpacked, tbound, tstart)  # fmt: skip
     temp, r, g, b, label, target = shade(
         code, index, t, ox, oy, oz, dx, dy, dz, packed, labels, temperature, albedo, sunlit,
-        tpacked, towner, ttemperature, talbedo, tsunlit, ground_temp, ground_rgb, light,
+        tpacked, towner, ttemperature, talbedo, tsunlit, ground, light,
     )  # fmt: skip
     out_thermal[c, i, j] = temp
     out_rgb[c, i, j, 0] = encode_srgb(r)

@@ -109,7 +109,7 @@ def render(
             world.sunlit, world.leaf_fill, world.grid.lower, world.grid.cell, world.grid.dims,
             world.grid.start, world.grid.items, targets.packed, targets.primitives.owner,
             targets.primitives.temperature, targets.primitives.albedo, targets.sunlit,
-            targets.bound, targets.start, ground.temperature, ground.rgb, world.light, *outputs,
+            targets.bound, targets.start, ground.packed, world.light, *outputs,
         )  # fmt: skip
     thermal, rgb, depth, label, target_id = outputs
     thermal = _sensor(thermal, world.thermal, rng, backend)

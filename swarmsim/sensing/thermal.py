@@ -18,7 +18,7 @@ sharp.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -48,6 +48,7 @@ class GroundMaps:
         temperature: (rows, cols) float32 apparent temperature in degC.
         rgb: (rows, cols, 3) float32 linear radiance (albedo times irradiance).
         shade: (rows, cols) float32, 1 where the sun is blocked.
+        packed: (rows, cols, 4) float32 ``[temperature, r, g, b]``, the renderer's raster.
     """
 
     x0: float
@@ -56,6 +57,11 @@ class GroundMaps:
     temperature: np.ndarray
     rgb: np.ndarray
     shade: np.ndarray
+    packed: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        packed = np.concatenate([self.temperature[..., None], self.rgb], axis=2)
+        object.__setattr__(self, "packed", np.ascontiguousarray(packed, np.float32))
 
 
 def sun_direction(elevation: float, azimuth: float) -> np.ndarray:
