@@ -21,8 +21,8 @@ _BLOCK = (16, 8)
 
 @cuda.jit
 def _render_kernel(cams, focal, width, height, packed, labels, temperature, albedo, sunlit,
-                   leaf_fill, glo, gcell, gdims, gstart, gitems, tpacked, towner, ttemperature,
-                   talbedo, tsunlit, tbound, tstart, ground, light,
+                   leaf_fill, glo, gcell, gdims, gstart, gitems, gtop, tpacked, towner,
+                   ttemperature, talbedo, tsunlit, tbound, tstart, ground, light,
                    out_thermal, out_rgb, out_depth, out_label, out_target):  # fmt: skip
     j, row = cuda.grid(2)
     if j >= width or row >= cams.shape[0] * height:
@@ -30,17 +30,17 @@ def _render_kernel(cams, focal, width, height, packed, labels, temperature, albe
     c = row // height
     i = row - c * height
     render_pixel(c, i, j, cams, focal, width, height, packed, labels, temperature, albedo,
-                 sunlit, leaf_fill, glo, gcell, gdims, gstart, gitems, tpacked, towner,
+                 sunlit, leaf_fill, glo, gcell, gdims, gstart, gitems, gtop, tpacked, towner,
                  ttemperature, talbedo, tsunlit, tbound, tstart, ground, light,
                  out_thermal, out_rgb, out_depth, out_label, out_target)  # fmt: skip
 
 
 @cuda.jit
-def _cast_kernel(origins, dirs, tmax, packed, leaf_fill, glo, gcell, gdims, gstart, gitems,
+def _cast_kernel(origins, dirs, tmax, packed, leaf_fill, glo, gcell, gdims, gstart, gitems, gtop,
                  tpacked, tbound, tstart, out_t, out_code, out_index):  # fmt: skip
     m = cuda.grid(1)
     if m < origins.shape[0]:
-        cast_ray(m, origins, dirs, tmax, packed, leaf_fill, glo, gcell, gdims, gstart, gitems,
+        cast_ray(m, origins, dirs, tmax, packed, leaf_fill, glo, gcell, gdims, gstart, gitems, gtop,
                  tpacked, tbound, tstart, out_t, out_code, out_index)  # fmt: skip
 
 
@@ -52,7 +52,7 @@ def _world_arrays(world: Any) -> tuple:
         g = world.grid
         host = (
             world.packed, p.label, p.temperature, p.albedo, world.sunlit, world.leaf_fill,
-            g.lower, g.cell, g.dims, g.start, g.items,
+            g.lower, g.cell, g.dims, g.start, g.items, g.top,
         )  # fmt: skip
         cached = tuple(cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in host)
         world.device_cache["render"] = cached
@@ -65,9 +65,8 @@ def _world_arrays(world: Any) -> tuple:
 
 def render(world: Any, targets: Any, cams: np.ndarray, camera: Any) -> tuple:
     """Render on the GPU; returns (thermal, rgb, depth, label, target_id) arrays."""
-    packed, labels, temperature, albedo, sunlit, leaf_fill, lower, cell, dims, start, items = (
-        _world_arrays(world)
-    )
+    (packed, labels, temperature, albedo, sunlit, leaf_fill, lower, cell, dims, start, items,
+     top) = _world_arrays(world)  # fmt: skip
     ground, light = world.device_cache["ground"]
     n, h, w = len(cams), camera.height, camera.width
     outputs = (
@@ -81,7 +80,7 @@ def render(world: Any, targets: Any, cams: np.ndarray, camera: Any) -> tuple:
     grid = ((w + _BLOCK[0] - 1) // _BLOCK[0], (n * h + _BLOCK[1] - 1) // _BLOCK[1])
     _render_kernel[grid, _BLOCK](
         cuda.to_device(cams), camera.focal, w, h, packed, labels, temperature, albedo, sunlit,
-        leaf_fill, lower, cell, dims, start, items, cuda.to_device(targets.packed),
+        leaf_fill, lower, cell, dims, start, items, top, cuda.to_device(targets.packed),
         cuda.to_device(tp.owner), cuda.to_device(tp.temperature), cuda.to_device(tp.albedo),
         cuda.to_device(targets.sunlit), cuda.to_device(targets.bound),
         cuda.to_device(targets.start), ground, light, *outputs,
@@ -95,14 +94,14 @@ def render(world: Any, targets: Any, cams: np.ndarray, camera: Any) -> tuple:
 def cast(world: Any, origins: np.ndarray, dirs: np.ndarray, tmax: np.ndarray,
          tpacked: np.ndarray, tbound: np.ndarray, tstart: np.ndarray) -> tuple:  # fmt: skip
     """First hits of rays on the GPU; host arrays (t, code, index)."""
-    packed, _, _, _, _, leaf_fill, lower, cell, dims, start, items = _world_arrays(world)
+    packed, _, _, _, _, leaf_fill, lower, cell, dims, start, items, top = _world_arrays(world)
     m = len(origins)
     out = (cuda.device_array(m, np.float64), cuda.device_array(m, np.int8),
            cuda.device_array(m, np.int32))  # fmt: skip
     threads = 128
     _cast_kernel[(m + threads - 1) // threads, threads](
         cuda.to_device(origins), cuda.to_device(dirs), cuda.to_device(tmax), packed, leaf_fill,
-        lower, cell, dims, start, items, cuda.to_device(tpacked), cuda.to_device(tbound),
+        lower, cell, dims, start, items, top, cuda.to_device(tpacked), cuda.to_device(tbound),
         cuda.to_device(tstart), *out,
     )  # fmt: skip
     return tuple(a.copy_to_host() for a in out)

@@ -158,7 +158,7 @@ def hit_primitive(packed, k, ox, oy, oz, dx, dy, dz, tmin, tmax, leaf_fill):
 
 @register_jitable
 def trace(ox, oy, oz, dx, dy, dz, tmax, packed, leaf_fill,
-          glo, gcell, gdims, gstart, gitems, tpacked, tbound, tstart):  # fmt: skip
+          glo, gcell, gdims, gstart, gitems, gtop, tpacked, tbound, tstart):  # fmt: skip
     """First hit of a unit-direction ray: returns ``(t, hit_code, index)``.
 
     The ground plane and the few target primitives (behind one bounding sphere per target) are
@@ -256,6 +256,33 @@ def trace(ox, oy, oz, dx, dy, dz, tmax, packed, leaf_fill,
         deltaz = INF
 
     while True:
+        top = gtop[iy, ix]
+        if dz < 0.0 and iz > top:
+            # Everything in this column above level `top` is empty: drop to it, or leave the
+            # column sideways if the ray exits it first.
+            tdrop = (loz + (top + 1) * gcell - oz) / dz
+            tside = min(nextx, nexty)
+            if tdrop < tside:
+                if top < 0 or tdrop >= t1:
+                    break
+                iz = top
+                nextz = (loz + top * gcell - oz) / dz
+            else:
+                if tside >= t1:
+                    break
+                if nextx <= nexty:
+                    ix += sx
+                    if ix < 0 or ix >= nxc:
+                        break
+                    nextx += deltax
+                else:
+                    iy += sy
+                    if iy < 0 or iy >= nyc:
+                        break
+                    nexty += deltay
+                iz = min(max(int((oz + tside * dz - loz) / gcell), 0), nzc - 1)
+                nextz = (loz + iz * gcell - oz) / dz
+                continue
         c = ix + nxc * (iy + nyc * iz)
         texit = min(nextx, min(nexty, nextz))
         for m in range(gstart[c], gstart[c + 1]):
@@ -411,7 +438,7 @@ def shade(code, index, t, ox, oy, oz, dx, dy, dz, packed, labels, temperature, a
 
 @register_jitable
 def render_pixel(c, i, j, cams, focal, width, height, packed, labels, temperature, albedo,
-                 sunlit, leaf_fill, glo, gcell, gdims, gstart, gitems, tpacked, towner,
+                 sunlit, leaf_fill, glo, gcell, gdims, gstart, gitems, gtop, tpacked, towner,
                  ttemperature, talbedo, tsunlit, tbound, tstart, ground, light,
                  out_thermal, out_rgb, out_depth, out_label, out_target):  # fmt: skip
     """Trace and shade pixel (row i, column j) of camera c and write it to the outputs."""
@@ -427,8 +454,8 @@ def render_pixel(c, i, j, cams, focal, width, height, packed, labels, temperatur
     dx /= norm
     dy /= norm
     dz /= norm
-    t, code, index = trace(ox, oy, oz, dx, dy, dz, INF, packed, leaf_fill,
-                           glo, gcell, gdims, gstart, gitems, tpacked, tbound, tstart)  # fmt: skip
+    t, code, index = trace(ox, oy, oz, dx, dy, dz, INF, packed, leaf_fill, glo, gcell, gdims,
+                           gstart, gitems, gtop, tpacked, tbound, tstart)  # fmt: skip
     temp, r, g, b, label, target = shade(
         code, index, t, ox, oy, oz, dx, dy, dz, packed, labels, temperature, albedo, sunlit,
         tpacked, towner, ttemperature, talbedo, tsunlit, ground, light,
@@ -443,12 +470,13 @@ def render_pixel(c, i, j, cams, focal, width, height, packed, labels, temperatur
 
 
 @register_jitable
-def cast_ray(m, origins, dirs, tmax, packed, leaf_fill, glo, gcell, gdims, gstart, gitems,
+def cast_ray(m, origins, dirs, tmax, packed, leaf_fill, glo, gcell, gdims, gstart, gitems, gtop,
              tpacked, tbound, tstart, out_t, out_code, out_index):  # fmt: skip
     """First hit of ray m of a batch, written to the outputs."""
     t, code, index = trace(
         origins[m, 0], origins[m, 1], origins[m, 2], dirs[m, 0], dirs[m, 1], dirs[m, 2],
-        tmax[m], packed, leaf_fill, glo, gcell, gdims, gstart, gitems, tpacked, tbound, tstart,
+        tmax[m], packed, leaf_fill, glo, gcell, gdims, gstart, gitems, gtop, tpacked, tbound,
+        tstart,
     )  # fmt: skip
     out_t[m] = t
     out_code[m] = code

@@ -107,9 +107,9 @@ def render(
             cams, camera.focal, camera.width, camera.height, world.packed,
             world.primitives.label, world.primitives.temperature, world.primitives.albedo,
             world.sunlit, world.leaf_fill, world.grid.lower, world.grid.cell, world.grid.dims,
-            world.grid.start, world.grid.items, targets.packed, targets.primitives.owner,
-            targets.primitives.temperature, targets.primitives.albedo, targets.sunlit,
-            targets.bound, targets.start, ground.packed, world.light, *outputs,
+            world.grid.start, world.grid.items, world.grid.top, targets.packed,
+            targets.primitives.owner, targets.primitives.temperature, targets.primitives.albedo,
+            targets.sunlit, targets.bound, targets.start, ground.packed, world.light, *outputs,
         )  # fmt: skip
     thermal, rgb, depth, label, target_id = outputs
     thermal = _sensor(thermal, world.thermal, rng, backend)
@@ -187,6 +187,6 @@ def cast_rays(
     grid = world.grid
     _cpu.cast_kernel(
         origins, dirs, tmax, world.packed, world.leaf_fill, grid.lower, grid.cell, grid.dims,
-        grid.start, grid.items, tpacked, tbound, tstart, out_t, out_code, out_index,
+        grid.start, grid.items, grid.top, tpacked, tbound, tstart, out_t, out_code, out_index,
     )  # fmt: skip
     return Hits(out_t, out_code, out_index)

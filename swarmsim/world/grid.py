@@ -31,6 +31,8 @@ class Grid:
         start: (nx*ny*nz + 1,) int32 offsets into ``items``; cell index ``ix + nx*(iy + ny*iz)``
             (x fastest: the rays of neighbouring pixels in an image row reuse cached cells).
         items: int32 primitive indices.
+        top: (ny, nx) int32 highest occupied z-cell of each column, -1 for empty columns;
+            descending rays skip the empty space above it in one step.
     """
 
     lower: np.ndarray
@@ -38,6 +40,7 @@ class Grid:
     dims: np.ndarray
     start: np.ndarray
     items: np.ndarray
+    top: np.ndarray
 
     @property
     def upper(self) -> np.ndarray:
@@ -69,6 +72,7 @@ def build_grid(prims: Primitives, *, cell: float | None = None) -> Grid:
             dims=np.ones(3, np.int64),
             start=np.zeros(2, np.int32),
             items=np.zeros(0, np.int32),
+            top=np.full((1, 1), -1, np.int32),
         )
     boxes = prims.bounds().astype(np.float64)
     if cell is None:
@@ -84,7 +88,10 @@ def build_grid(prims: Primitives, *, cell: float | None = None) -> Grid:
     start, items = _bin(
         lo_cell, hi_cell, dims, lower, float(cell), prims.kind, prims.a, prims.b, prims.radius
     )
-    return Grid(lower=lower, cell=float(cell), dims=dims, start=start, items=items)
+    occupied = np.diff(start).reshape(dims[2], dims[1], dims[0]) > 0
+    levels = np.arange(dims[2])[:, None, None]
+    top = np.where(occupied, levels, -1).max(axis=0).astype(np.int32)
+    return Grid(lower=lower, cell=float(cell), dims=dims, start=start, items=items, top=top)
 
 
 @nb.njit(cache=True)
