@@ -12,21 +12,34 @@ _FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 
 @nb.njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
-def render_kernel(cams, focal, width, height, *scene_and_outputs):
-    """Render n cameras (``cams`` rows: position, row-major rotation) into the output arrays."""
+def render_kernel(cams, focal, width, height, packed, labels, temperature, albedo, sunlit,
+                  leaf_fill, glo, gcell, gdims, gstart, gitems, gtop, tpacked, towner,
+                  ttemperature, talbedo, tsunlit, tbound, tstart, ground, light,
+                  out_thermal, out_rgb, out_depth, out_label, out_target):  # fmt: skip
+    """Render n cameras (``cams`` rows: position, row-major rotation) into the output arrays.
+
+    Arguments are spelled out rather than forwarded as ``*args``: a star-args tuple of arrays
+    is re-packed with reference counting on every iteration of the parallel loop.
+    """
     n = cams.shape[0]
     for row in nb.prange(n * height):
         c = row // height
         i = row - c * height
         for j in range(width):
-            render_pixel(c, i, j, cams, focal, width, height, *scene_and_outputs)
+            render_pixel(c, i, j, cams, focal, width, height, packed, labels, temperature,
+                         albedo, sunlit, leaf_fill, glo, gcell, gdims, gstart, gitems, gtop,
+                         tpacked, towner, ttemperature, talbedo, tsunlit, tbound, tstart,
+                         ground, light, out_thermal, out_rgb, out_depth, out_label,
+                         out_target)  # fmt: skip
 
 
 @nb.njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
-def cast_kernel(origins, *scene_and_outputs):
+def cast_kernel(origins, dirs, tmax, packed, leaf_fill, glo, gcell, gdims, gstart, gitems, gtop,
+                tpacked, tbound, tstart, out_t, out_code, out_index):  # fmt: skip
     """First hits of arbitrary rays (unit directions) up to ``tmax`` each."""
     for m in nb.prange(origins.shape[0]):
-        cast_ray(m, origins, *scene_and_outputs)
+        cast_ray(m, origins, dirs, tmax, packed, leaf_fill, glo, gcell, gdims, gstart, gitems,
+                 gtop, tpacked, tbound, tstart, out_t, out_code, out_index)  # fmt: skip
 
 
 def empty_outputs(n: int, height: int, width: int) -> tuple[np.ndarray, ...]:

@@ -61,11 +61,11 @@ def ray_sphere(ox, oy, oz, dx, dy, dz, cx, cy, cz, r, tmin, tmax):
 
 @register_jitable
 def ray_capsule(ox, oy, oz, dx, dy, dz, ax, ay, az, bx, by, bz, r, tmin, tmax):
-    """Nearest hit of the capsule (segment a-b swept by r): min over its cylinder and end caps."""
-    best = ray_sphere(ox, oy, oz, dx, dy, dz, ax, ay, az, r, tmin, tmax)
-    t = ray_sphere(ox, oy, oz, dx, dy, dz, bx, by, bz, r, tmin, tmax)
-    if t < best:
-        best = t
+    """Nearest hit of the capsule (segment a-b swept by r): min over its cylinder and end caps.
+
+    Both caps lie inside the infinite cylinder around the axis, so a ray that misses that
+    cylinder misses the capsule: most tests end there, before any square root.
+    """
     ux = bx - ax
     uy = by - ay
     uz = bz - az
@@ -78,13 +78,19 @@ def ray_capsule(ox, oy, oz, dx, dy, dz, ax, ay, az, bx, by, bz, r, tmin, tmax):
     dp = dx * px + dy * py + dz * pz
     pp = px * px + py * py + pz * pz
     qa = uu - ud * ud
-    if qa <= 1e-12 * uu:
-        return best  # ray parallel to the axis: only the caps can be hit first
-    qb = uu * dp - up * ud
-    qc = uu * pp - up * up - r * r * uu
-    h = qb * qb - qa * qc
-    if h < 0.0:
-        return best
+    parallel = qa <= 1e-12 * uu
+    if not parallel:
+        qb = uu * dp - up * ud
+        qc = uu * pp - up * up - r * r * uu
+        h = qb * qb - qa * qc
+        if h < 0.0:
+            return INF
+    best = ray_sphere(ox, oy, oz, dx, dy, dz, ax, ay, az, r, tmin, tmax)
+    t = ray_sphere(ox, oy, oz, dx, dy, dz, bx, by, bz, r, tmin, tmax)
+    if t < best:
+        best = t
+    if parallel:
+        return best  # ray along the axis: only the caps can be hit first
     s = math.sqrt(h)
     t = (-qb - s) / qa
     if tmin < t < best and 0.0 < up + t * ud < uu:
@@ -136,7 +142,7 @@ def ray_disc(ox, oy, oz, dx, dy, dz, cx, cy, cz, nx, ny, nz, r, tmin, tmax, inde
     return t
 
 
-@register_jitable
+@register_jitable(inline="always")
 def hit_primitive(packed, k, ox, oy, oz, dx, dy, dz, tmin, tmax, leaf_fill):
     """Hit distance of the ray with packed primitive ``k`` (layout of ``grid.pack_primitives``)."""
     kind = int(packed[k, 7])

@@ -62,8 +62,8 @@ def build_grid(prims: Primitives, *, cell: float | None = None) -> Grid:
 
     Args:
         prims: The static primitives.
-        cell: Cell edge in metres; by default about twice the median primitive extent, clamped
-            to [0.25, 4] m, which keeps a few primitives per occupied cell.
+        cell: Cell edge in metres; by default the median primitive extent, clamped
+            to [0.25, 4] m: a few primitives per occupied cell (see BENCHMARKS.md).
     """
     if len(prims) == 0:
         return Grid(
@@ -77,7 +77,7 @@ def build_grid(prims: Primitives, *, cell: float | None = None) -> Grid:
     boxes = prims.bounds().astype(np.float64)
     if cell is None:
         extent = np.median(np.max(boxes[:, 1] - boxes[:, 0], axis=1))
-        cell = float(np.clip(2.0 * extent, 0.25, 4.0))
+        cell = float(np.clip(extent, 0.25, 4.0))
     if not cell > 0:
         raise ValueError(f"grid cell: expected a positive size in metres, got {cell!r}")
     lower = boxes[:, 0].min(axis=0) - 1e-3

@@ -241,7 +241,6 @@ def assemble_world(
     from swarmsim.sensing.render import cast_rays
 
     sun = sun_direction(math.radians(thermal.sun_elevation), math.radians(thermal.sun_azimuth))
-    leaf_fill = leaf_fill
     light = np.zeros(rc.LIGHT_SIZE)
     light[rc.L_SUN_X : rc.L_SUN_Z + 1] = sun
     light[rc.L_AMBIENT] = AMBIENT
