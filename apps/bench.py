@@ -58,6 +58,97 @@ def bench_render(*, resolution: int = 512, repeat: int = 5, backend: str = "cpu"
     }
 
 
+def bench_integrate(
+    *,
+    resolution: int = 512,
+    views: int = 30,
+    channels: int = 4,
+    repeat: int = 20,
+    backend: str = "cpu",
+) -> dict:
+    """Integration time of ``views`` random ``resolution``² x ``channels`` float32 images into
+    one virtual view (and into ten), the AOS geometry: nadir cameras 35-44 m up on a grid
+    2 m apart, focal plane on the ground, virtual camera at 35 m over the centre.
+    """
+    from swarmsim.aperture.integrate import FocalPlane, integrate
+    from swarmsim.sensing.camera import Camera
+
+    rng = np.random.default_rng(0)
+    camera = Camera(width=resolution, height=resolution)
+    images = rng.random((views, resolution, resolution, channels), dtype=np.float32)
+    side = math.ceil(math.sqrt(views))
+    index = np.arange(views)
+    poses = np.column_stack([(index % side - 0.5 * (side - 1)) * 2.0,
+                             (index // side - 0.5 * (side - 1)) * 2.0,
+                             35.0 + index % 10])  # fmt: skip
+    virtual = np.array([[0.0, 0.0, 35.0]])
+    ten = np.column_stack([np.linspace(-9.0, 9.0, 10), np.zeros(10), np.full(10, 35.0)])
+    yawed = np.column_stack([poses, rng.uniform(-math.pi, math.pi, views)])
+
+    def run(virtual_poses, view_poses=poses, sampling="bilinear"):
+        return integrate(images, view_poses, virtual_poses, camera=camera, focal=FocalPlane(),
+                         backend=backend, sampling=sampling)  # fmt: skip
+
+    run(virtual)  # compile / warm caches
+    run(virtual, yawed)
+    t1 = _best_time(lambda: run(virtual), repeat)
+    t_nearest = _best_time(lambda: run(virtual, sampling="nearest"), repeat)
+    t_yawed = _best_time(lambda: run(virtual, yawed), max(1, repeat // 4))
+    t10 = _best_time(lambda: run(ten), max(1, repeat // 4))
+    samples = views * resolution * resolution
+    return {
+        "backend": backend,
+        "resolution": resolution,
+        "views": views,
+        "channels": channels,
+        "ms_per_integral": 1e3 * t1,
+        "msamples_per_s": samples / t1 / 1e6,
+        "ms_per_integral_nearest": 1e3 * t_nearest,
+        "ms_per_integral_yawed_views": 1e3 * t_yawed,
+        "ms_per_10_virtual_views": 1e3 * t10,
+        "goal_ms": 15.0,
+    }
+
+
+def bench_detect(
+    *, resolution: int = 512, channels: int = 4, window: int = 31, repeat: int = 20
+) -> dict:
+    """Global and local RX on a ``resolution``² x ``channels`` float32 image, plus the quantile
+    threshold and blob labelling of the result."""
+    from swarmsim.aperture.blobs import find_blobs
+    from swarmsim.aperture.detect import rx_global, rx_local, threshold
+
+    rng = np.random.default_rng(0)
+    image = rng.normal(size=(resolution, resolution, channels)).astype(np.float32)
+    image[..., 1] += 0.5 * image[..., 0]
+    guard = (window // 8) * 2 + 1  # 7 for the 31 px window
+    scores = rx_global(image)
+    rx_local(image, window=window)
+    rx_local(image, window=window, guard=guard)
+    mask = threshold(scores, quantile=0.99)
+    find_blobs(mask)
+    t_global = _best_time(lambda: rx_global(image), repeat)
+    t_local = _best_time(lambda: rx_local(image, window=window), repeat)
+    t_small = _best_time(lambda: rx_local(image, window=7), repeat)
+    t_guard = _best_time(lambda: rx_local(image, window=window, guard=guard), repeat)
+    t_threshold = _best_time(lambda: threshold(scores), repeat)
+    t_blobs = _best_time(lambda: find_blobs(mask), repeat)
+    return {
+        "resolution": resolution,
+        "channels": channels,
+        "window": window,
+        "ms_global_rx": 1e3 * t_global,
+        "ms_local_rx": 1e3 * t_local,
+        "ms_local_rx_window7": 1e3 * t_small,
+        "guard": guard,
+        "ms_local_rx_guard": 1e3 * t_guard,
+        "ms_quantile_threshold": 1e3 * t_threshold,
+        "ms_blobs_1pct_mask": 1e3 * t_blobs,
+        "goal_ms_global_rx": 10.0,
+        "goal_ms_local_rx": 15.0,
+    }
+
+
 def machine() -> dict:
     """Where a benchmark ran."""
     import numba
@@ -72,7 +163,11 @@ def machine() -> dict:
     }
 
 
-BENCHES: dict[str, Callable[..., dict]] = {"render": bench_render}
+BENCHES: dict[str, Callable[..., dict]] = {
+    "render": bench_render,
+    "integrate": bench_integrate,
+    "detect": bench_detect,
+}
 
 
 def run_bench(name: str, **kwargs) -> dict:

@@ -15,11 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from apps.common import UsageError, add_scene_args, load_scene_args
+from apps.integrate import add_parser as add_integrate_parser
+
 EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """A command-line argument that cannot be used; reported in one line, exit status 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,27 +40,6 @@ def parse_pose(text: str) -> tuple[float, float, float, float]:
     return (x, y, z, yaw)
 
 
-def _add_scene_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("scene", nargs="?", default=None,
-                   help="scene TOML (default: scenes/default.toml)")  # fmt: skip
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a scene key, e.g. forest.density=400 (repeatable)")  # fmt: skip
-    p.add_argument("--seed", type=int, default=None, help="override run.seed")
-    p.add_argument("--backend", choices=("cpu", "cuda", "auto"), default=None,
-                   help="override run.backend")  # fmt: skip
-
-
-def _load(args: argparse.Namespace):
-    from swarmsim.scene import load_scene
-
-    overrides = list(args.overrides)
-    if args.seed is not None:
-        overrides.append(f"run.seed={args.seed}")
-    if args.backend is not None:
-        overrides.append(f'run.backend="{args.backend}"')
-    return load_scene(args.scene, overrides=overrides)
-
-
 def cmd_render(args: argparse.Namespace) -> int:
     """Render one camera of a scene and write the frame arrays (and optionally a PNG)."""
     from apps.images import colorize, robust_range, side_by_side, write_npz, write_png
@@ -71,7 +49,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     pose = parse_pose(args.pose)
     if not math.isfinite(args.time):
         raise UsageError(f"--time: expected a finite number of seconds, got {args.time!r}")
-    scene = _load(args)
+    scene = load_scene_args(args)
     world = build_world(scene)
     rng = np.random.default_rng([scene.run.seed, 4])
     frames = render(world, pose, args.time, backend=scene.run.backend, rng=rng)
@@ -99,6 +77,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     kwargs = {}
     if args.what == "render":
         kwargs = {"resolution": args.resolution, "backend": args.backend or "cpu"}
+    elif args.what == "integrate":
+        kwargs = {"resolution": args.resolution, "backend": args.backend or "cpu"}
+    elif args.what == "detect":
+        kwargs = {"resolution": args.resolution}
     figures = run_bench(args.what, **kwargs)
     if args.json:
         print(json.dumps(figures, indent=2))
@@ -114,17 +96,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("render", help="render one camera view of a scene")
-    _add_scene_args(p)
+    add_scene_args(p)
     p.add_argument("--pose", required=True, help="camera pose X,Y,Z[,YAW] (m, degrees)")
     p.add_argument("--time", type=float, default=0.0, help="simulation time in seconds")
     p.add_argument("--out", type=Path, default=None, help="write arrays to this .npz")
     p.add_argument("--png", type=Path, default=None, help="write thermal | RGB to this PNG")
     p.set_defaults(func=cmd_render)
 
+    add_integrate_parser(sub)
+
     p = sub.add_parser("bench", help="print benchmark figures (see BENCHMARKS.md)")
-    p.add_argument("what", nargs="?", default="render", choices=("render",))
+    p.add_argument("what", nargs="?", default="render", choices=("render", "integrate", "detect"))
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--resolution", type=int, default=512, help="image size for render")
+    p.add_argument("--resolution", type=int, default=512, help="image size")
     p.add_argument("--backend", choices=("cpu", "cuda", "auto"), default=None)
     p.set_defaults(func=cmd_bench)
     return parser

@@ -115,8 +115,17 @@ def _overlaps(kind, a, b, r, cx, cy, cz, half_diag):
         qz = cz - a[2] - s * uz
         return qx * qx + qy * qy + qz * qz <= (r + half_diag) ** 2
     if kind == 2:
-        dist = (cx - a[0]) * b[0] + (cy - a[1]) * b[1] + (cz - a[2]) * b[2]
-        return abs(dist) <= half_diag
+        # Distance from the cell centre to the closest point of the disc (not just its plane).
+        px = cx - a[0]
+        py = cy - a[1]
+        pz = cz - a[2]
+        h = px * b[0] + py * b[1] + pz * b[2]
+        qx = px - h * b[0]
+        qy = py - h * b[1]
+        qz = pz - h * b[2]
+        radial = np.sqrt(qx * qx + qy * qy + qz * qz)
+        rim = max(radial - r, 0.0)
+        return h * h + rim * rim <= half_diag * half_diag
     return True
 
 
