@@ -24,7 +24,8 @@ def paper_line_poses(n: int, *, spacing: float = 4.2, y: float = 0.0) -> np.ndar
     return np.column_stack([x, np.full(n, y), altitude, np.zeros(n), np.zeros(n)])
 
 
-def _best_time(fn: Callable[[], object], repeat: int) -> float:
+def best_time(fn: Callable[[], object], repeat: int) -> float:
+    """Best wall time of ``repeat`` calls in seconds (the machine may be shared)."""
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -42,8 +43,8 @@ def bench_render(*, resolution: int = 512, repeat: int = 5, backend: str = "cpu"
     one = paper_line_poses(1)
     ten = paper_line_poses(10)
     render(world, one, backend=backend)  # compile / warm caches
-    t1 = _best_time(lambda: render(world, one, backend=backend), repeat)
-    t10 = _best_time(lambda: render(world, ten, backend=backend), max(1, repeat // 2))
+    t1 = best_time(lambda: render(world, one, backend=backend), repeat)
+    t10 = best_time(lambda: render(world, ten, backend=backend), max(1, repeat // 2))
     rays = resolution * resolution
     return {
         "backend": backend,
@@ -91,10 +92,10 @@ def bench_integrate(
 
     run(virtual)  # compile / warm caches
     run(virtual, yawed)
-    t1 = _best_time(lambda: run(virtual), repeat)
-    t_nearest = _best_time(lambda: run(virtual, sampling="nearest"), repeat)
-    t_yawed = _best_time(lambda: run(virtual, yawed), max(1, repeat // 4))
-    t10 = _best_time(lambda: run(ten), max(1, repeat // 4))
+    t1 = best_time(lambda: run(virtual), repeat)
+    t_nearest = best_time(lambda: run(virtual, sampling="nearest"), repeat)
+    t_yawed = best_time(lambda: run(virtual, yawed), max(1, repeat // 4))
+    t10 = best_time(lambda: run(ten), max(1, repeat // 4))
     samples = views * resolution * resolution
     return {
         "backend": backend,
@@ -127,12 +128,12 @@ def bench_detect(
     rx_local(image, window=window, guard=guard)
     mask = threshold(scores, quantile=0.99)
     find_blobs(mask)
-    t_global = _best_time(lambda: rx_global(image), repeat)
-    t_local = _best_time(lambda: rx_local(image, window=window), repeat)
-    t_small = _best_time(lambda: rx_local(image, window=7), repeat)
-    t_guard = _best_time(lambda: rx_local(image, window=window, guard=guard), repeat)
-    t_threshold = _best_time(lambda: threshold(scores), repeat)
-    t_blobs = _best_time(lambda: find_blobs(mask), repeat)
+    t_global = best_time(lambda: rx_global(image), repeat)
+    t_local = best_time(lambda: rx_local(image, window=window), repeat)
+    t_small = best_time(lambda: rx_local(image, window=7), repeat)
+    t_guard = best_time(lambda: rx_local(image, window=window, guard=guard), repeat)
+    t_threshold = best_time(lambda: threshold(scores), repeat)
+    t_blobs = best_time(lambda: find_blobs(mask), repeat)
     return {
         "resolution": resolution,
         "channels": channels,
@@ -160,6 +161,8 @@ def machine() -> dict:
         "numba_threads": numba.get_num_threads(),
         "python": platform.python_version(),
         "numba": numba.__version__,
+        "numpy": np.__version__,
+        "openblas_threads_env": os.environ.get("OPENBLAS_NUM_THREADS"),
     }
 
 

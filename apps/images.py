@@ -96,3 +96,8 @@ def write_npz(path: str | Path, **arrays: np.ndarray) -> None:
 def write_text(path: str | Path, text: str) -> None:
     """Write a text file atomically."""
     _atomic(Path(path), lambda tmp: Path(tmp).write_text(text))
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    """Write a binary file atomically."""
+    _atomic(Path(path), lambda tmp: Path(tmp).write_bytes(data))

@@ -17,23 +17,10 @@ import json
 import os
 import shlex
 import sys
-import tempfile
 from pathlib import Path
 
 from apps.bench import run_bench
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+from apps.images import write_text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(figures, indent=2)
     print(text)
     if args.json:
-        write_atomic(args.json, text + "\n")
+        write_text(args.json, text + "\n")
     return 0
 
 

@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from apps.bench import best_time, machine
+from apps.images import write_text
 from swarmsim.lti import (
     Predictor,
     StochasticLTI,
@@ -39,15 +37,6 @@ from swarmsim.lti import (
     simulate,
     subspace_id,
 )
-
-
-def best_time(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def second_order() -> StochasticLTI:
@@ -185,19 +174,6 @@ def bench_subspace(N: int, repeat: int, dense_budget: float) -> dict:
     return out
 
 
-def machine() -> dict:
-    import numba
-
-    return {
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "numba_threads": numba.get_num_threads(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "openblas_threads_env": os.environ.get("OPENBLAS_NUM_THREADS"),
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=100_000, help="trajectory length N")
@@ -215,8 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(figures, indent=2)
     print(text)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+        write_text(args.json, text + "\n")
     return 0
 
 

@@ -24,7 +24,6 @@ import math
 import os
 import shlex
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from apps.bench import run_bench
+from apps.images import write_bytes, write_text
 from swarmsim.scene import load_scene
 from swarmsim.world.geometry import (
     CAPSULE,
@@ -370,19 +370,6 @@ def stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def table(figures: dict) -> str:
     """The headline figures as aligned text."""
     rows = [
@@ -502,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
 
             buffer = io.BytesIO()
             Image.fromarray(rgb).save(buffer, format="PNG")
-            write_atomic(args.image, buffer.getvalue())
+            write_bytes(args.image, buffer.getvalue())
     figures["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     figures["command"] = shlex.join([os.path.relpath(sys.executable), *sys.argv])
     figures = rounded(figures)
@@ -511,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(figures, indent=2)
     print(text)
     if args.json:
-        write_atomic(args.json, (text + "\n").encode())
+        write_text(args.json, text + "\n")
     return 0
 
 
