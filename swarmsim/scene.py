@@ -27,22 +27,34 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised only on Python 3.10
     import tomli as tomllib
 
+if TYPE_CHECKING:
+    from swarmsim.lti.model import StochasticLTI
+
 __all__ = [
     "DEFAULT_SCENE",
     "SCENES_DIR",
     "CameraConfig",
+    "DynamicsConfig",
     "EmissivityConfig",
     "ForestConfig",
+    "LTIBoundConfig",
+    "LTIConfig",
+    "LTIExperimentConfig",
+    "LTILearnConfig",
+    "LTISystemConfig",
+    "MissionConfig",
     "RunConfig",
     "Scene",
     "SceneError",
+    "StrategyConfig",
+    "SwarmConfig",
     "TargetConfig",
     "ThermalConfig",
     "generated_block",
@@ -140,6 +152,7 @@ def _meta(
     lt: float | None = None,
     ordered: str | None = None,
     finite: bool = True,
+    name: str | None = None,
 ) -> dict[str, Any]:
     """Metadata of one scene key.
 
@@ -151,6 +164,7 @@ def _meta(
         ordered: "<=" or "<": elements of a fixed-size list (or the first column of a list of
             rows) must be ordered this way, e.g. [low, high] pairs.
         finite: Reject NaN and infinities.
+        name: The key in the file when it cannot be the field name (e.g. "lambda").
     """
     return {
         "doc": doc,
@@ -162,6 +176,7 @@ def _meta(
         "lt": lt,
         "ordered": ordered,
         "finite": finite,
+        "name": name,
     }
 
 
@@ -319,6 +334,279 @@ class ThermalConfig:
     )
 
 
+# Names in swarmsim.lti error messages -> keys of [lti.system]; an unstable predictor
+# A - K C is blamed on K, since A alone was already checked.
+_LTI_KEYS = {
+    "A": "A",
+    "B": "B",
+    "C": "C",
+    "D": "D",
+    "K": "K",
+    "A - K C": "K",
+    "noise_cov": "noise_cov",
+    "input_cov": "input_cov",
+}
+
+
+def _lti_problem(message: str) -> _Problem:
+    """A swarmsim.lti error message as a problem at the [lti.system] key it names."""
+    name, _, detail = message.partition(": ")
+    key = _LTI_KEYS.get(name)
+    if key is None:
+        return _Problem(None, message)
+    return _Problem(key, detail if key == name else message)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LTISystemConfig:
+    """[lti.system]: the true system, x(t+1) = A x + B u + K e, y = C x + D u + e, u white."""
+
+    A: tuple[tuple[float, ...], ...] = _key(doc="State matrix (n × n), Schur stable (required).")
+    B: tuple[tuple[float, ...], ...] = _key(doc="Input matrix (n × nu) (required).")
+    C: tuple[tuple[float, ...], ...] = _key(doc="Output matrix (ny × n) (required).")
+    D: tuple[tuple[float, ...], ...] | None = _key(None, "Feed-through (ny × nu); unset: zeros.")
+    K: tuple[tuple[float, ...], ...] | None = _key(
+        None, "Kalman gain (n × ny) with A − K C Schur stable (minimum phase); unset: zeros."
+    )
+    noise_cov: tuple[tuple[float, ...], ...] | None = _key(
+        None, "Innovation covariance of e (ny × ny), positive definite; unset: identity."
+    )
+    input_cov: tuple[tuple[float, ...], ...] | None = _key(
+        None, "Covariance of the white Gaussian input u (nu × nu); unset: identity."
+    )
+
+    def to_system(self) -> StochasticLTI:
+        """The system as a `swarmsim.lti.StochasticLTI` (raises `swarmsim.lti.LTIError`)."""
+        from swarmsim.lti.model import StochasticLTI
+
+        return StochasticLTI(
+            A=self.A,
+            B=self.B,
+            C=self.C,
+            D=self.D,
+            K=self.K,
+            noise_cov=self.noise_cov,
+            input_cov=self.input_cov,
+        )
+
+    def _check(self) -> None:
+        # Shapes, stability and minimum phase are the library's checks; run them at load time
+        # so a bad matrix is reported against its key before any work starts.
+        from swarmsim.lti.model import LTIError
+
+        try:
+            self.to_system()
+        except LTIError as exc:
+            raise _lti_problem(str(exc)) from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LTILearnConfig:
+    """[lti.learn]: the learning algorithm."""
+
+    method: str = _key(
+        "pem",
+        "Subspace identification (N4SID), N4SID refined by prediction-error minimisation, or "
+        "the Gibbs posterior ∝ exp(−λ V_N) · prior.",
+        choices=("n4sid", "pem", "gibbs"),
+    )
+    order: int | None = _key(
+        None, "State dimension of the learned models; unset: the true one.", ge=1
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class LTIBoundConfig:
+    """[lti.bound]: the PAC-Bayes bound, its prior and its Monte-Carlo estimates."""
+
+    delta: float = _key(
+        0.05, "The bound holds with probability ≥ 1 − delta over the data.", gt=0, le=1
+    )
+    lam: float | str = _key(
+        "sqrt",
+        'λ of the KL form, fixed before the data: a number, or "sqrt" for √N.',
+        choices=("sqrt",),
+        gt=0,
+        name="lambda",
+    )
+    form: str = _key("kl", "KL form (with Ψ) or Rényi-2 form (with M₂).", choices=("kl", "renyi2"))
+    parametrization: str = _key(
+        "auto",
+        "Parameters of prior and posterior: observer canonical form (one output only), every "
+        "matrix entry (full), or observer for one output and full otherwise (auto).",
+        choices=("auto", "observer", "full"),
+    )
+    prior_std: float = _key(0.03, "Standard deviation of the Gaussian prior, per parameter.", gt=0)
+    pilot_N: int = _key(
+        2000, "Samples of the independent pilot trajectory that centres the prior.", ge=100
+    )
+    r_bar: float = _key(
+        0.95, "Prior and posteriors are truncated to ρ(A − K C) ≤ r_bar.", gt=0, lt=1
+    )
+    psi_samples: int = _key(200, "Prior draws for Ψ (or M₂).", ge=1)
+    posterior_samples: int = _key(150, "Posterior draws for E_ρ V_N and E_ρ L.", ge=10)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LTIExperimentConfig:
+    """[lti.experiment]: trajectory lengths, trials and seed."""
+
+    N: tuple[int, ...] = _key(
+        (500, 1000, 2000, 4000, 8000), "Trajectory lengths to study.", ge=100, ordered="<"
+    )
+    trials: int = _key(20, "Independent training trajectories per N.", ge=1)
+    seed: int = _key(0, "Seed of the pilot run, the trajectories and the Monte-Carlo draws.", ge=0)
+
+    def _check(self) -> None:
+        if not self.N:
+            raise _expected("N", "at least one trajectory length", [])
+
+
+@dataclass(frozen=True, kw_only=True)
+class LTIConfig:
+    """[lti]: a simulation study of PAC-Bayes bounds for learned stochastic LTI models."""
+
+    system: LTISystemConfig = field(metadata=_meta("The true data generator (required)."))
+    learn: LTILearnConfig = field(
+        default_factory=LTILearnConfig, metadata=_meta("Learning algorithm.")
+    )
+    bound: LTIBoundConfig = field(
+        default_factory=LTIBoundConfig, metadata=_meta("Bound, prior and Monte-Carlo sizes.")
+    )
+    experiment: LTIExperimentConfig = field(
+        default_factory=LTIExperimentConfig, metadata=_meta("Trajectory lengths and trials.")
+    )
+
+    def _check(self) -> None:
+        if self.learn.method == "gibbs" and self.bound.form != "kl":
+            raise _Problem(
+                "bound.form",
+                f"expected 'kl' with learn.method = 'gibbs' (the Gibbs posterior's bound has "
+                f"the KL form), got {self.bound.form!r}",
+            )
+        ny = len(self.system.C)
+        if self.bound.parametrization == "observer" and ny != 1:
+            raise _Problem(
+                "bound.parametrization",
+                f"expected 'auto' or 'full' for {ny} outputs (the observer form needs one), "
+                "got 'observer'",
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class SwarmConfig:
+    """[swarm]: the drones, their start formation and their staggered flight altitudes."""
+
+    drones: int = _key(10, "Number of drones.", ge=1)
+    altitude: float = _key(35.0, "Lowest flight altitude h1 above the ground.", unit="m", gt=0)
+    altitude_step: float = _key(
+        1.0, "Altitude step Δh between drones (lowest in the middle of the line).", unit="m", ge=0
+    )
+    start: tuple[float, float] = _key(
+        (0.0, -12.0), "Centre [x, y] of the start line formation.", unit="m"
+    )
+    heading: float = _key(
+        0.0, "Initial scan direction, counter-clockwise from north (+y).", unit="deg"
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class StrategyConfig:
+    """[strategy]: the swarm strategy, found by name in controllers.registry, and its constants."""
+
+    name: str = _key(
+        "pso",
+        "Adaptive real-time PSO, sequential brute-force sampling or parallel line sampling.",
+        choices=("pso", "brute-force", "parallel"),
+    )
+    c1: float = _key(1.0, "PSO: length of the random (cognitive) unit step.", unit="m", ge=0)
+    c2: float = _key(2.0, "PSO: length of the unit step toward the leader.", unit="m", ge=0)
+    c3: float = _key(2.0, "PSO: scan step along the scan direction.", unit="m", ge=0)
+    c4: float = _key(4.2, "Line spacing and separation distance.", unit="m", gt=0)
+    c5: float = _key(0.3, "PSO: gain of the pull back into the line formation.", ge=0, le=1)
+    threshold: float = _key(
+        16.3,
+        "PSO: objective threshold T between scanning and converging, in % of the reference "
+        "blob area (see reference_area).",
+        unit="%",
+        ge=0,
+    )
+    reference_area: float = _key(
+        1350.0,
+        "Blob area of an unoccluded lying person at h1 in a 512² image; T in pixels is "
+        "threshold/100 · reference_area · (pixels/512²) (paper: 16.3 % ≈ 220 px).",
+        unit="px",
+        gt=0,
+    )
+    fixed_leader: bool = _key(False, "PSO: hold the leader fixed during separation.")
+    projection_slots: bool = _key(
+        False, "PSO: assign line slots by projection on the line instead of by drone index."
+    )
+    hard_separation: bool = _key(
+        False, "PSO: after the soft repulsion, push pairs apart until all are ≥ c4."
+    )
+    history_reset: bool = _key(
+        False, "PSO: clear the image history when the objective falls below T again."
+    )
+    tracking: bool = _key(
+        False,
+        "PSO: follow a moving target: the scan direction turns along the estimated target "
+        "motion and c3 adapts to its speed, so after a loss the swarm scans along its heading.",
+    )
+    separation_steps: int = _key(500, "PSO: steps of the soft repulsion.", ge=0)
+    separation_dt: float = _key(0.001, "PSO: step size of the soft repulsion.", gt=0)
+    sweep: tuple[float, float] = _key(
+        (40.0, 40.0),
+        "Baselines: extent [across, along] of the searched rectangle in front of the start.",
+        unit="m",
+        gt=0,
+    )
+    lane_spacing: float = _key(
+        8.0, "Brute force: distance between lawnmower lanes.", unit="m", gt=0
+    )
+    capture_spacing: float = _key(
+        1.0, "Baselines: distance flown between two captures.", unit="m", gt=0
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class MissionConfig:
+    """[mission]: the search loop: duration, detection and time accounting."""
+
+    max_time: float = _key(60.0, "Simulated flight time after which the mission ends.", unit="s",
+                           gt=0)  # fmt: skip
+    max_iterations: int = _key(1000, "Iterations after which the mission ends.", ge=1)
+    quantile: float = _key(
+        0.9998, "RX score quantile thresholding every image's anomaly mask.", gt=0, lt=1
+    )
+    channels: str = _key(
+        "all", "RX input: B, G, R + thermal (the paper) or thermal only.",
+        choices=("all", "thermal"),
+    )  # fmt: skip
+    sampling: str = _key(
+        "bilinear",
+        "Sampling of the masks registered on the focal plane; bilinear dilates each flagged "
+        "pixel by about one pixel, nearest keeps masks binary.",
+        choices=("bilinear", "nearest"),
+    )
+    latency: float = _key(
+        0.0, "Capture and processing time added to every iteration (the paper: 0).", unit="s",
+        ge=0,
+    )  # fmt: skip
+    detection_radius: float = _key(
+        3.0, "A detection counts when its position estimate is this close to the target.",
+        unit="m", gt=0,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class DynamicsConfig:
+    """[dynamics]: how the drones fly between waypoints."""
+
+    model: str = _key("kinematic", "Flight model.", choices=("kinematic",))
+    speed: float = _key(10.0, "Ground speed between waypoints.", unit="m/s", gt=0)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Scene:
     """A validated scene: one instance per section plus the targets.
@@ -340,6 +628,22 @@ class Scene:
     thermal: ThermalConfig = field(
         default_factory=ThermalConfig, metadata=_meta("Thermal radiometry, sun and sensor.")
     )
+    swarm: SwarmConfig = field(
+        default_factory=SwarmConfig, metadata=_meta("Drones, start formation and altitudes.")
+    )
+    strategy: StrategyConfig = field(
+        default_factory=StrategyConfig, metadata=_meta("Swarm strategy and its constants.")
+    )
+    mission: MissionConfig = field(
+        default_factory=MissionConfig, metadata=_meta("Search loop and detection.")
+    )
+    dynamics: DynamicsConfig = field(
+        default_factory=DynamicsConfig, metadata=_meta("Flight model between waypoints.")
+    )
+    lti: LTIConfig | None = field(
+        default=None,
+        metadata=_meta("Stochastic LTI learning study run by `swarmsim lti`; unset elsewhere."),
+    )
     source: str = field(default="<dict>", compare=False, metadata={"internal": True})
 
     def to_dict(self) -> dict[str, Any]:
@@ -355,15 +659,22 @@ class Scene:
 # Type introspection
 
 
+def _file_key(f: dataclasses.Field[Any]) -> str:
+    """The key of a field in scene files: its name unless the metadata renames it."""
+    return f.metadata.get("name") or f.name
+
+
 @cache
 def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    """Resolved field types of a dataclass, by file key."""
+    hints = typing.get_type_hints(cls)
+    return {_file_key(f): hints[f.name] for f in dataclasses.fields(cls)}
 
 
 @cache
 def _fields(cls: type) -> dict[str, dataclasses.Field[Any]]:
-    """Schema fields of a section dataclass (internal fields such as Scene.source excluded)."""
-    return {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    """Schema fields of a section dataclass by file key (internal fields excluded)."""
+    return {_file_key(f): f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
 
 
 def _optional_inner(tp: Any) -> Any | None:
@@ -380,6 +691,13 @@ def _strip_optional(tp: Any) -> Any:
     return tp if inner is None else inner
 
 
+def _union_args(tp: Any) -> tuple[Any, ...] | None:
+    """(A, B, ...) for a union of value types such as `float | str` (not `T | None`)."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType) and _optional_inner(tp) is None:
+        return tuple(a for a in typing.get_args(tp) if a is not type(None))
+    return None
+
+
 def _is_section(tp: Any) -> bool:
     return isinstance(tp, type) and dataclasses.is_dataclass(tp)
 
@@ -394,6 +712,12 @@ def _variadic_item(tp: Any) -> Any | None:
     if args and len(args) == 2 and args[1] is Ellipsis:
         return args[0]
     return None
+
+
+def _is_matrix(tp: Any) -> bool:
+    """`tuple[tuple[T, ...], ...]`: a list of rows that must all have the same length."""
+    item = _variadic_item(tp)
+    return item is not None and _variadic_item(item) is not None
 
 
 def _table_list_item(tp: Any) -> type | None:
@@ -435,9 +759,10 @@ def _order_text(tp: Any, meta: Mapping[str, Any]) -> str:
     op = meta.get("ordered")
     if not op:
         return ""
-    if _variadic_item(tp) is not None:
+    item = _variadic_item(tp)
+    if item is not None:
         strict = "strictly " if op == "<" else ""
-        return f"first column {strict}increasing"
+        return f"{'first column' if _tuple_args(item) else 'values'} {strict}increasing"
     if len(_tuple_args(tp) or ()) == 2:
         return f"low {op} high"
     return "non-decreasing" if op == "<=" else "strictly increasing"
@@ -458,6 +783,12 @@ def _noun(tp: Any, plural: bool = False) -> str:
         return "tables" if plural else "a table"
     if _table_list_item(tp) is not None:
         return "arrays of tables" if plural else "an array of tables"
+    union = _union_args(tp)
+    if union is not None:
+        return " or ".join(_noun(a, plural) for a in union)
+    if _is_matrix(tp):
+        inner = _noun(_variadic_item(_variadic_item(tp)), plural=True)
+        return ("matrices" if plural else "a matrix") + f" (list of equal-length rows) of {inner}"
     item = _variadic_item(tp)
     if item is not None:
         return ("lists" if plural else "a list") + " of " + _noun(item, plural=True)
@@ -469,9 +800,14 @@ def _noun(tp: Any, plural: bool = False) -> str:
 
 def _describe(tp: Any, meta: Mapping[str, Any]) -> str:
     """What a value must be, for error messages: 'a number in (0, 1]', ..."""
+    union = _union_args(_strip_optional(tp))
+    if union is not None:
+        return " or ".join(_describe(a, meta) for a in union)
     text = _noun(tp)
     choices = meta.get("choices")
     if choices and _strip_optional(tp) is str:
+        if len(choices) == 1:
+            return repr(choices[0])
         return "one of " + ", ".join(repr(c) for c in choices)
     bounds = _bounds_text(meta)
     if bounds:
@@ -505,14 +841,14 @@ def _build(cls: type, raw: Any, key: str, **extra: Any) -> Any:
                 what = _describe(hints[name], f.metadata)
                 raise _Problem(sub, f"missing required key; expected {what}")
             continue
-        values[name] = _convert(hints[name], raw[name], sub, f.metadata)
+        values[f.name] = _convert(hints[name], raw[name], sub, f.metadata)
     obj = cls(**values, **extra)
     check = getattr(obj, "_check", None)
     if check is not None:
         try:
             check()
         except _Problem as p:
-            raise _Problem(_join(key, p.key or ""), p.detail) from None
+            raise _Problem(_join(key, p.key) if p.key else key or None, p.detail) from None
     return obj
 
 
@@ -523,6 +859,9 @@ def _convert(tp: Any, value: Any, key: str, meta: Mapping[str, Any]) -> Any:
         return None if value is None else _convert(inner, value, key, meta)
     if _is_section(tp):
         return _build(tp, value, key)
+    union = _union_args(tp)
+    if union is not None:
+        return _convert_union(tp, union, value, key, meta)
     if _tuple_args(tp) is not None:
         return _convert_tuple(tp, value, key, meta)
     if tp is bool:
@@ -534,6 +873,18 @@ def _convert(tp: Any, value: Any, key: str, meta: Mapping[str, Any]) -> Any:
     if tp is str:
         return _convert_str(value, key, meta)
     raise TypeError(f"scene schema: unsupported type {tp!r} for {key}")
+
+
+def _convert_union(
+    tp: Any, union: tuple[Any, ...], value: Any, key: str, meta: Mapping[str, Any]
+) -> Any:
+    """The first member type of `A | B | ...` that accepts the value."""
+    for member in union:
+        try:
+            return _convert(member, value, key, meta)
+        except _Problem:
+            continue
+    raise _expected(key, _describe(tp, meta), value)
 
 
 def _convert_number(tp: type, value: Any, key: str, meta: Mapping[str, Any]) -> int | float:
@@ -592,6 +943,8 @@ def _convert_tuple(tp: Any, value: Any, key: str, meta: Mapping[str, Any]) -> tu
     )
     if meta.get("ordered") and not _is_ordered(out, meta["ordered"]):
         raise _expected(key, _describe(tp, meta), value)
+    if _is_matrix(tp) and (not out or not out[0] or any(len(r) != len(out[0]) for r in out)):
+        raise _expected(key, _describe(tp, meta), value)
     return out
 
 
@@ -603,7 +956,14 @@ def _is_ordered(values: tuple[Any, ...], op: str) -> bool:
 
 def _to_plain(obj: Any) -> Any:
     if _is_section(type(obj)):
-        return {name: _to_plain(getattr(obj, name)) for name in _fields(type(obj))}
+        hints, plain = _hints(type(obj)), {}
+        for key, f in _fields(type(obj)).items():
+            value = getattr(obj, f.name)
+            # An unset optional section is left out: TOML has no null, an absent table is unset.
+            if value is None and _is_section(_strip_optional(hints[key])):
+                continue
+            plain[key] = _to_plain(value)
+        return plain
     if isinstance(obj, tuple):
         return [_to_plain(v) for v in obj]
     return obj
@@ -809,6 +1169,11 @@ def _type_name(tp: Any) -> str:
         return "table"
     if _table_list_item(tp) is not None:
         return "array of tables"
+    union = _union_args(tp)
+    if union is not None:
+        return " or ".join(_type_name(a) for a in union)
+    if _is_matrix(tp):
+        return f"matrix of {_type_name(_variadic_item(_variadic_item(tp)))}"
     item = _variadic_item(tp)
     if item is not None:
         return f"list of {_type_name(item)}"
@@ -836,9 +1201,15 @@ def _default_text(f: dataclasses.Field[Any], tp: Any) -> str:
 
 
 def _constraint_text(tp: Any, meta: Mapping[str, Any]) -> str:
+    union = _union_args(_strip_optional(tp))
+    if union is not None:
+        return " or ".join(filter(None, (_constraint_text(a, meta) for a in union)))
     parts = []
-    if meta.get("choices"):
-        parts.append("one of " + ", ".join(f"`{c}`" for c in meta["choices"]))
+    choices = meta.get("choices") or ()
+    if choices and _strip_optional(tp) is str:
+        listed = ", ".join(f"`{c}`" for c in choices)
+        parts.append(listed if len(choices) == 1 else "one of " + listed)
+        return "; ".join(parts)
     bounds = _bounds_text(meta)
     if bounds:
         parts.append(("each " if _tuple_args(_strip_optional(tp)) else "") + bounds)

@@ -6,34 +6,39 @@ E_rho L, in at least 95 % of the trajectories. Psi is computed from the true sys
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from swarmsim.lti.experiment import Design
+
 from .conftest import mimo, second_order
-from .experiment import Study
 
 pytestmark = pytest.mark.slow
 
 TRIALS = 200
 
 
-def test_coverage_gaussian_posterior_kl_and_renyi():
-    study = Study.make(second_order(), N=1000, seed=7)
-    res = study.run(TRIALS, np.random.default_rng(70), refine=True, renyi=True)
+@pytest.mark.parametrize("form", ["kl", "renyi2"])
+def test_coverage_gaussian_posterior(form):
+    design = Design.make(second_order(), np.random.default_rng(7))
+    study = dataclasses.replace(design, form=form).at(1000, np.random.default_rng(71))
+    res = study.run(TRIALS, np.random.default_rng(70), method="pem")
     assert res.psi_source == "true-system"
     assert res.coverage >= 0.95
-    assert res.renyi_coverage >= 0.95
 
 
 def test_coverage_gibbs_posterior():
-    study = Study.make(second_order(), N=500, seed=8)
-    res = study.run(TRIALS, np.random.default_rng(80), refine=False, gibbs=True,
-                    scales=(0.5, 1.0))
-    assert res.gibbs_coverage >= 0.95
-    assert np.all(res.gibbs_kl >= 0.0)
+    study = Design.make(second_order(), np.random.default_rng(8)).at(500,
+                                                                     np.random.default_rng(81))
+    res = study.run(TRIALS, np.random.default_rng(80), method="gibbs")
+    assert res.coverage >= 0.95
+    assert np.all(res.divergences >= 0.0)
 
 
 def test_coverage_mimo_with_coloured_inputs():
-    study = Study.make(mimo(), N=1000, seed=9, form="full", std=0.02)
-    res = study.run(TRIALS, np.random.default_rng(90), refine=False)
+    design = Design.make(mimo(), np.random.default_rng(9), parametrization="full", std=0.02)
+    res = design.at(1000, np.random.default_rng(91)).run(TRIALS, np.random.default_rng(90),
+                                                         method="n4sid")
     assert res.coverage >= 0.95

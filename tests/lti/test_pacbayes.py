@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy import integrate, stats
@@ -30,9 +32,9 @@ from swarmsim.lti import (
     simulate,
     stable_gaussian,
 )
+from swarmsim.lti.experiment import Design
 
 from .conftest import second_order
-from .experiment import Study
 
 # ------------------------------------------------------------------------------- parametrisation
 
@@ -272,21 +274,22 @@ def test_renyi2_bound_formula():
 
 def test_coverage_fast():
     """Fast version of the coverage study: 60 trajectories at N = 300, both bound forms."""
-    study = Study.make(second_order(), N=300, seed=1)
-    res = study.run(60, np.random.default_rng(2), refine=False, renyi=True,
-                    scales=(0.3, 0.6, 1.0))
-    assert res.psi_source == "true-system"
-    assert res.coverage >= 0.95
-    assert res.renyi_coverage >= 0.95
+    design = Design.make(second_order(), np.random.default_rng(1), scales=(0.3, 0.6, 1.0))
+    for form in ("kl", "renyi2"):
+        study = dataclasses.replace(design, form=form).at(300, np.random.default_rng(3))
+        res = study.run(60, np.random.default_rng(2), method="n4sid")
+        assert res.psi_source == "true-system"
+        assert res.form == form
+        assert res.coverage >= 0.95, form
 
 
-def gap_slope(ns, trials: int, refine: bool) -> tuple[list[float], float, float]:
+def gap_slope(ns, trials: int, method: str) -> tuple[list[float], float, float]:
     """Mean bound - E_rho L per N, its log-log slope, and the true loss at the largest N."""
-    base = Study.make(second_order(), N=ns[0], seed=1)
+    design = Design.make(second_order(), np.random.default_rng(1))
     gaps = []
     for N in ns:
-        res = base.with_n(N, np.random.default_rng(N)).run(trials, np.random.default_rng(N),
-                                                           refine=refine)
+        res = design.at(N, np.random.default_rng(N)).run(trials, np.random.default_rng(N),
+                                                         method=method)
         assert res.coverage == 1.0
         gaps.append(float(np.mean(res.bounds - res.true_losses)))
     return gaps, float(np.polyfit(np.log(ns), np.log(gaps), 1)[0]), float(
@@ -294,7 +297,7 @@ def gap_slope(ns, trials: int, refine: bool) -> tuple[list[float], float, float]
 
 
 def test_bound_gap_shrinks_like_inverse_sqrt_n():
-    gaps, slope, loss = gap_slope((1000, 3000, 9000, 27000), trials=3, refine=False)
+    gaps, slope, loss = gap_slope((1000, 3000, 9000, 27000), trials=3, method="n4sid")
     assert -0.8 < slope < -0.3, (gaps, slope)
     # At the largest N the bound is within 20 % of the true loss.
     assert gaps[-1] < 0.2 * loss
@@ -302,15 +305,20 @@ def test_bound_gap_shrinks_like_inverse_sqrt_n():
 
 @pytest.mark.slow
 def test_bound_gap_shrinks_like_inverse_sqrt_n_with_pem():
-    gaps, slope, loss = gap_slope((1000, 4000, 16000, 64000, 256000), trials=6, refine=True)
+    gaps, slope, loss = gap_slope((1000, 4000, 16000, 64000, 256000), trials=6, method="pem")
     assert -0.75 < slope < -0.3, (gaps, slope)
     assert gaps[-1] < 0.1 * loss
 
 
 def test_gibbs_posterior_bound_holds_and_is_tightest():
-    study = Study.make(second_order(), N=1000, seed=3)
-    res = study.run(1, np.random.default_rng(4), refine=True, gibbs=True)
-    assert res.gibbs_bounds[0] >= res.gibbs_true_losses[0]
-    assert res.gibbs_kl[0] >= 0.0
-    assert res.gibbs_bounds[0] <= res.bounds[0] + 0.02
-    assert res.gibbs_bounds[0] < 1.5 * res.gibbs_true_losses[0]
+    study = Design.make(second_order(), np.random.default_rng(3)).at(1000,
+                                                                     np.random.default_rng(5))
+    rng = np.random.default_rng(4)
+    u, y = simulate(study.design.system, 1000, rng)
+    gibbs = study.evaluate(u, y, rng, "gibbs")
+    gauss = study.evaluate(u, y, rng, "pem")
+    assert not gibbs.fallback and not gauss.fallback
+    assert gibbs.bound.value >= gibbs.true_loss
+    assert gibbs.bound.divergence >= 0.0
+    assert gibbs.bound.value <= gauss.bound.value + 0.02
+    assert gibbs.bound.value < 1.5 * gibbs.true_loss
