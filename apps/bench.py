@@ -166,10 +166,18 @@ def machine() -> dict:
     }
 
 
+def bench_dynamics(*, repeat: int = 5) -> dict:
+    """Drone-steps per second of the numba quadrotor and pybullet, and their cross-check."""
+    from apps.bench_dynamics import bench_dynamics as measure  # pybullet loads only when asked
+
+    return measure(repeat=repeat)
+
+
 BENCHES: dict[str, Callable[..., dict]] = {
     "render": bench_render,
     "integrate": bench_integrate,
     "detect": bench_detect,
+    "dynamics": bench_dynamics,
 }
 
 

@@ -20,6 +20,7 @@ from apps.integrate import add_parser as add_integrate_parser
 from apps.lti import add_parser as add_lti_parser
 
 EXIT_USAGE = 2
+BENCH_NAMES = ("render", "integrate", "detect", "dynamics")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -82,6 +83,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         kwargs = {"resolution": args.resolution, "backend": args.backend or "cpu"}
     elif args.what == "detect":
         kwargs = {"resolution": args.resolution}
+    elif args.what == "dynamics":
+        kwargs = {"repeat": 3}
     figures = run_bench(args.what, **kwargs)
     if args.json:
         print(json.dumps(figures, indent=2))
@@ -108,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_lti_parser(sub)
 
     p = sub.add_parser("bench", help="print benchmark figures (see BENCHMARKS.md)")
-    p.add_argument("what", nargs="?", default="render", choices=("render", "integrate", "detect"))
+    p.add_argument("what", nargs="?", default="render", choices=BENCH_NAMES)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--resolution", type=int, default=512, help="image size")
     p.add_argument("--backend", choices=("cpu", "cuda", "auto"), default=None)
