@@ -18,6 +18,7 @@ import numpy as np
 from apps.common import UsageError, add_scene_args, load_scene_args
 from apps.integrate import add_parser as add_integrate_parser
 from apps.lti import add_parser as add_lti_parser
+from apps.run import add_parser as add_run_parser
 
 EXIT_USAGE = 2
 BENCH_NAMES = ("render", "integrate", "detect", "dynamics")
@@ -108,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_render)
 
     add_integrate_parser(sub)
+    add_run_parser(sub)
     add_lti_parser(sub)
 
     p = sub.add_parser("bench", help="print benchmark figures (see BENCHMARKS.md)")

@@ -592,7 +592,8 @@ def test_to_dict_round_trips_defaults_with_unset_optional() -> None:
     scene = parse_scene({})
     data = scene.to_dict()
     assert data["forest"]["seed"] is None
-    assert set(data) == {"run", "forest", "targets", "camera", "thermal"}
+    sections = {"run", "forest", "targets", "camera", "thermal"}
+    assert set(data) == sections | {"swarm", "strategy", "mission", "dynamics"}
     assert parse_scene(data) == scene
 
 
