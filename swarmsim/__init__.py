@@ -8,6 +8,7 @@ Public API::
 """
 
 from swarmsim.backend import BackendError
+from swarmsim.mission import Mission, MissionResult
 from swarmsim.scene import DEFAULT_SCENE, Scene, SceneError, load_scene, parse_scene
 from swarmsim.sensing.camera import Camera
 from swarmsim.sensing.render import Frames, Hits, cast_rays, render
@@ -21,6 +22,8 @@ __all__ = [
     "Camera",
     "Frames",
     "Hits",
+    "Mission",
+    "MissionResult",
     "Scene",
     "SceneError",
     "World",
