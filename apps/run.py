@@ -161,6 +161,20 @@ def _visibility_png(path: Path, result: Any) -> None:
     plt.close(fig)
 
 
+def scene_flight_controller(scene: Any) -> Any | None:
+    """The flight controller the scene's quadrotor model needs (None for the kinematic model)."""
+    if scene.dynamics.model == "kinematic":
+        return None
+    from controllers.flight import flight_controller
+    from swarmsim.dynamics.airframe import AirframeError
+    from swarmsim.scene import SceneError
+
+    try:
+        return flight_controller(scene.dynamics.controller, airframe=scene.dynamics.airframe)
+    except AirframeError as exc:
+        raise SceneError(scene.source, "dynamics.airframe", str(exc)) from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Fly the scene's mission; Ctrl-C stops it and still writes a valid partial summary."""
     from controllers.registry import make_strategy
@@ -175,7 +189,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     world = build_world(scene)
     strategy = make_strategy(scene, backend=backend)
-    mission = Mission(scene=scene, world=world, strategy=strategy, backend=backend)
+    mission = Mission(scene=scene, world=world, strategy=strategy, backend=backend,
+                      flight_controller=scene_flight_controller(scene))  # fmt: skip
     max_time = scene.mission.max_time
     progress = None if args.quiet else (lambda r: _progress(r, max_time))
     result = mission.run(progress=progress)

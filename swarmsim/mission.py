@@ -88,11 +88,47 @@ class MissionResult:
     interrupted: bool = False
 
 
-def make_dynamics(scene: Any, n: int) -> Dynamics:
-    """The flight model the scene names (``[dynamics] model``)."""
-    if scene.dynamics.model == "kinematic":
-        return Kinematic(n, speed=scene.dynamics.speed, latency=scene.mission.latency)
-    raise ValueError(f"dynamics.model: unknown model {scene.dynamics.model!r}")
+def make_dynamics(
+    scene: Any, n: int, *, controller: Any | None = None, world: Any | None = None
+) -> Dynamics:
+    """The flight model the scene names (``[dynamics] model``).
+
+    Args:
+        scene: The validated scene.
+        n: Number of drones.
+        controller: Flight controller of the quadrotor models (``controllers.flight``; the
+            simulator does not pick controllers itself).
+        world: The built world; the pybullet model takes its tree trunks as obstacles.
+    """
+    cfg = scene.dynamics
+    if cfg.model == "kinematic":
+        return Kinematic(n, speed=cfg.speed, latency=scene.mission.latency)
+    if controller is None:
+        raise ValueError(
+            f"dynamics.model: {cfg.model!r} needs a flight controller "
+            "(controllers.flight.flight_controller)"
+        )
+    if cfg.model == "quadrotor":
+        from swarmsim.dynamics.quadrotor import Quadrotor
+
+        return Quadrotor(n, airframe=cfg.airframe, controller=controller, speed=cfg.speed)
+    if cfg.model == "pybullet":
+        from swarmsim.dynamics.bullet import BulletQuadrotor
+
+        return BulletQuadrotor(n, airframe=cfg.airframe, controller=controller, speed=cfg.speed,
+                               trunks=forest_trunks(world))  # fmt: skip
+    raise ValueError(f"dynamics.model: unknown model {cfg.model!r}")
+
+
+def forest_trunks(world: Any | None) -> list[tuple[float, float, float, float]]:
+    """Trunks of a procedural forest as static cylinders (x, y, radius, height)."""
+    forest = None if world is None else world.forest
+    if forest is None:
+        return []
+    return [
+        (float(x), float(y), float(r), float(h))
+        for (x, y), r, h in zip(forest.stems, forest.trunk_radii, forest.heights, strict=True)
+    ]
 
 
 class Mission:
@@ -105,6 +141,7 @@ class Mission:
         rng: Sensor noise source (None: from the scene's seed).
         backend: Render and integration backend (None: the scene's).
         dynamics: Flight model (None: from the scene).
+        flight_controller: Controller for the scene's quadrotor models (see `make_dynamics`).
     """
 
     def __init__(
@@ -116,6 +153,7 @@ class Mission:
         rng: np.random.Generator | None = None,
         backend: str | None = None,
         dynamics: Dynamics | None = None,
+        flight_controller: Any | None = None,
     ) -> None:
         self.scene = scene
         if world is None:
@@ -128,7 +166,10 @@ class Mission:
         self.backend = scene.run.backend if backend is None else backend
         self.focal = FocalPlane()
         positions, headings = strategy.start()
-        self.dynamics = make_dynamics(scene, len(positions)) if dynamics is None else dynamics
+        if dynamics is None:
+            dynamics = make_dynamics(scene, len(positions), controller=flight_controller,
+                                     world=world)  # fmt: skip
+        self.dynamics = dynamics
         self.dynamics.reset(positions, headings)
         self.records: list[IterationRecord] = []
         self.best: Plan | None = None

@@ -603,8 +603,20 @@ class MissionConfig:
 class DynamicsConfig:
     """[dynamics]: how the drones fly between waypoints."""
 
-    model: str = _key("kinematic", "Flight model.", choices=("kinematic",))
+    model: str = _key(
+        "kinematic",
+        "Flight model: straight lines at constant speed (the paper's time accounting), batched "
+        "rigid-body quadrotors (numba), or the same airframes in pybullet (trunks crash drones).",
+        choices=("kinematic", "quadrotor", "pybullet"),
+    )
     speed: float = _key(10.0, "Ground speed between waypoints.", unit="m/s", gt=0)
+    airframe: str = _key(
+        "sar_quad",
+        "Airframe of the quadrotor models: a URDF name in assets/ (cf2x, sar_quad) or a path.",
+    )
+    controller: str = _key(
+        "pid", "Flight controller of the quadrotor models.", choices=("pid", "lqr")
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
