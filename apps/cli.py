@@ -21,7 +21,7 @@ from apps.lti import add_parser as add_lti_parser
 from apps.run import add_parser as add_run_parser
 
 EXIT_USAGE = 2
-BENCH_NAMES = ("render", "integrate", "detect", "dynamics")
+BENCH_NAMES = ("render", "integrate", "detect", "dynamics", "mission")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -86,6 +86,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         kwargs = {"resolution": args.resolution}
     elif args.what == "dynamics":
         kwargs = {"repeat": 3}
+    elif args.what == "mission":
+        kwargs = {"backend": args.backend or "cpu"}
     figures = run_bench(args.what, **kwargs)
     if args.json:
         print(json.dumps(figures, indent=2))
