@@ -40,7 +40,7 @@ def test_quadrotor_model_needs_a_controller_and_a_known_airframe() -> None:
     with pytest.raises(ValueError, match="flight controller"):
         make_dynamics(scene, 3)
     bad = parse_scene({**OPEN, "dynamics": {"model": "quadrotor", "airframe": "zeppelin"}})
-    with pytest.raises(SceneError, match="dynamics.airframe"):
+    with pytest.raises(SceneError, match=r"dynamics\.airframe"):
         scene_flight_controller(bad)
 
 
