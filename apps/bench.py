@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import platform
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from swarmsim.scene import load_scene
 from swarmsim.sensing.render import render
 from swarmsim.world.world import build_world
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send output written to file descriptor 1 (also by C code, e.g. pybullet's import
+    banner) to stderr meanwhile, so that printed JSON stays clean."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def paper_line_poses(n: int, *, spacing: float = 4.2, y: float = 0.0) -> np.ndarray:
@@ -196,9 +213,10 @@ def bench_mission(*, iterations: int = 4, backend: str = "cpu") -> dict:
 
 def bench_dynamics(*, repeat: int = 5) -> dict:
     """Drone-steps per second of the numba quadrotor and pybullet, and their cross-check."""
-    from apps.bench_dynamics import bench_dynamics as measure  # pybullet loads only when asked
+    with stdout_to_stderr():
+        from apps.bench_dynamics import bench_dynamics as measure  # pybullet only when asked
 
-    return measure(repeat=repeat)
+        return measure(repeat=repeat)
 
 
 BENCHES: dict[str, Callable[..., dict]] = {

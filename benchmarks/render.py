@@ -15,7 +15,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import importlib.metadata
 import io
@@ -25,13 +24,13 @@ import os
 import shlex
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from apps.bench import run_bench
+from apps.bench import run_bench, stdout_to_stderr
 from apps.images import write_bytes, write_text
 from swarmsim.scene import load_scene
 from swarmsim.world.geometry import (
@@ -354,20 +353,6 @@ def rounded(value: object) -> object:
     if isinstance(value, float) and math.isfinite(value):
         return round(value, 4)
     return value
-
-
-@contextlib.contextmanager
-def stdout_to_stderr() -> Iterator[None]:
-    """Send output written to file descriptor 1 (also by C code) to stderr meanwhile."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def table(figures: dict) -> str:
