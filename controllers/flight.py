@@ -67,13 +67,18 @@ class _Cascade:
         mix = np.array([[1.0, 1.0, 1.0, 1.0], [a, a, -a, -a], [-a, a, a, -a], [-c, c, -c, c]])
         self.unmix = np.linalg.inv(mix)
         self.max_thrust = af.kf * af.max_rpm**2
-        self.n = 0
-        self._ref_vel = np.zeros((0, 3))
+        self.reset(0)
 
     def reset(self, n: int) -> None:
         """Clear integrators for n drones."""
         self.n = int(n)
         self._ref_vel = np.zeros((self.n, 3))
+        self._int = np.zeros((self.n, 3))
+
+    def _resize(self, state: FlightState) -> None:
+        """Start fresh when the number of drones changes (the first call included)."""
+        if self._int.shape[0] != state.positions.shape[0]:
+            self.reset(state.positions.shape[0])
 
     def _feedforward(self, ref_velocities: np.ndarray, dt: float) -> np.ndarray:
         """(n, 3) reference acceleration in m/s², differenced from successive references.
@@ -143,12 +148,6 @@ class PIDController(_Cascade):
         self.k_vel = 1.3 * self.bandwidth if k_vel is None else float(k_vel)
         self.k_pos = self.k_vel / 2.0 if k_pos is None else float(k_pos)
         self.k_int = 0.03 * self.k_pos * self.k_vel if k_int is None else float(k_int)
-        self._int = np.zeros((0, 3))
-
-    def reset(self, n: int) -> None:
-        """Clear the integrators for n drones."""
-        super().reset(n)
-        self._int = np.zeros((self.n, 3))
 
     def rotor_speeds(
         self,
@@ -159,8 +158,7 @@ class PIDController(_Cascade):
         dt: float,
     ) -> np.ndarray:
         """(n, 4) rotor rpm tracking references (n, 3) m, (n, 3) m/s, (n,) rad; dt in s."""
-        if self._int.shape[0] != state.positions.shape[0]:
-            self.reset(state.positions.shape[0])
+        self._resize(state)
         err = ref_positions - state.positions
         # Anti-windup: the integral is bounded to what it may need (a few m/s² at most).
         bound = 2.0 / max(self.k_int, 1e-9)
@@ -220,12 +218,6 @@ class LQRController(_Cascade):
             q_vel=1.5 * w**2 if q_vel is None else float(q_vel),
             r=r,
         )
-        self._int = np.zeros((0, 3))
-
-    def reset(self, n: int) -> None:
-        """Clear the integral states for n drones."""
-        super().reset(n)
-        self._int = np.zeros((self.n, 3))
 
     def rotor_speeds(
         self,
@@ -236,8 +228,7 @@ class LQRController(_Cascade):
         dt: float,
     ) -> np.ndarray:
         """(n, 4) rotor rpm tracking references (n, 3) m, (n, 3) m/s, (n,) rad; dt in s."""
-        if self._int.shape[0] != state.positions.shape[0]:
-            self.reset(state.positions.shape[0])
+        self._resize(state)
         ep = state.positions - ref_positions
         self._int = np.clip(self._int + ep * dt, -5.0, 5.0)
         x = np.concatenate([self._int, ep, state.velocities - ref_velocities], 1)
