@@ -143,8 +143,31 @@ class InputFilter:
             _set(self, name, value)
 
 
+class _Dimensions:
+    """State, input and output dimensions of a model with matrices A, B, C."""
+
+    A: np.ndarray
+    B: np.ndarray
+    C: np.ndarray
+
+    @property
+    def n(self) -> int:
+        """State dimension."""
+        return self.A.shape[0]
+
+    @property
+    def nu(self) -> int:
+        """Number of inputs."""
+        return self.B.shape[1]
+
+    @property
+    def ny(self) -> int:
+        """Number of outputs."""
+        return self.C.shape[0]
+
+
 @dataclass(frozen=True, kw_only=True, eq=False)
-class Predictor:
+class Predictor(_Dimensions):
     """A hypothesis: the steady-state Kalman predictor of the model (A, B, C, D, K).
 
     Only the predictor has to be stable (rho(A - K C) < 1); A itself may be anything.
@@ -169,18 +192,6 @@ class Predictor:
         for name, value in zip("ABCDK", (A, B, C, D, K), strict=True):
             _set(self, name, value)
 
-    @property
-    def n(self) -> int:
-        return self.A.shape[0]
-
-    @property
-    def nu(self) -> int:
-        return self.B.shape[1]
-
-    @property
-    def ny(self) -> int:
-        return self.C.shape[0]
-
 
 def _check_abcdk(A, B, C, D, K) -> tuple[np.ndarray, ...]:
     A = _matrix("A", A)
@@ -200,7 +211,7 @@ def _check_abcdk(A, B, C, D, K) -> tuple[np.ndarray, ...]:
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
-class StochasticLTI:
+class StochasticLTI(_Dimensions):
     """A stochastic LTI system in innovation form with a Gaussian stationary input model.
 
     Attributes:
@@ -250,21 +261,6 @@ class StochasticLTI:
         for name, value in zip(("A", "B", "C", "D", "K", "noise_cov", "input_cov"),
                                (A, B, C, D, K, noise, inp), strict=True):
             _set(self, name, value)
-
-    @property
-    def n(self) -> int:
-        """State dimension."""
-        return self.A.shape[0]
-
-    @property
-    def nu(self) -> int:
-        """Number of inputs."""
-        return self.B.shape[1]
-
-    @property
-    def ny(self) -> int:
-        """Number of outputs."""
-        return self.C.shape[0]
 
     @property
     def predictor(self) -> Predictor:
