@@ -5,21 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from apps.bench_dynamics import cross_check_sequence
 from swarmsim.dynamics import Dynamics
 from swarmsim.dynamics.bullet import BulletQuadrotor
 from swarmsim.dynamics.quadrotor import Quadrotor, RotorCommandError
-
-
-def _sequence(hover: float, t: float) -> np.ndarray:
-    """(2, 4) rpm at time t: slow climb, a roll/pitch doublet, then a yaw kick."""
-    cmd = np.full((2, 4), 1.02 * hover)
-    if 0.2 <= t < 0.3:
-        cmd *= [[1.01, 1.01, 0.99, 0.99], [0.99, 1.01, 1.01, 0.99]]
-    elif 0.3 <= t < 0.4:
-        cmd *= [[0.99, 0.99, 1.01, 1.01], [1.01, 0.99, 0.99, 1.01]]
-    elif 1.0 <= t < 1.5:
-        cmd *= [0.98, 1.02, 0.98, 1.02]
-    return cmd
 
 
 def _cross_check(airframe: str, numba_hz: float) -> float:
@@ -30,7 +19,7 @@ def _cross_check(airframe: str, numba_hz: float) -> float:
     b.reset(start, headings)
     worst = 0.0
     for k in range(480):  # 2 s at 240 Hz
-        cmd = _sequence(a.airframe.hover_rpm, k / 240)
+        cmd = cross_check_sequence(a.airframe.hover_rpm, k / 240)
         a.step(cmd)
         b.step(cmd)
         worst = max(worst, float(np.linalg.norm(a.positions - b.positions, axis=1).max()))
