@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
+import json
 import math
 import os
 import platform
+import shlex
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 
@@ -226,6 +230,23 @@ BENCHES: dict[str, Callable[..., dict]] = {
     "dynamics": bench_dynamics,
     "mission": bench_mission,
 }
+
+
+def publish(figures: dict, json_path: Path | None = None) -> dict:
+    """Stamp figures with the date and the command line, print them as JSON and, when asked,
+    write them atomically to ``json_path`` (what every script under benchmarks/ ends with)."""
+    from apps.images import write_text
+
+    figures = {
+        **figures,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": shlex.join([os.path.relpath(sys.executable), *sys.argv]),
+    }
+    text = json.dumps(figures, indent=2)
+    print(text)
+    if json_path is not None:
+        write_text(json_path, text + "\n")
+    return figures
 
 
 def run_bench(name: str, **kwargs) -> dict:

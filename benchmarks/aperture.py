@@ -12,15 +12,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import os
-import shlex
-import sys
 from pathlib import Path
 
-from apps.bench import run_bench
-from apps.images import write_text
+from apps.bench import publish, run_bench
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,16 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         window=args.window,
         repeat=args.repeat,
     )
-    figures = {
-        "integrate": integration,
-        "detect": detection,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": shlex.join([os.path.relpath(sys.executable), *sys.argv]),
-    }
-    text = json.dumps(figures, indent=2)
-    print(text)
-    if args.json:
-        write_text(args.json, text + "\n")
+    publish({"integrate": integration, "detect": detection}, args.json)
     return 0
 
 

@@ -19,11 +19,9 @@ Figures are the best of ``--repeat`` runs after a warm-up (the machine may be sh
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from apps.bench import run_bench
-from apps.images import write_text
+from apps.bench import publish, run_bench
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,10 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per figure (best)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
-    text = json.dumps(run_bench("dynamics", repeat=args.repeat), indent=2)
-    print(text)
-    if args.json:
-        write_text(args.json, text + "\n")
+    publish(run_bench("dynamics", repeat=args.repeat), args.json)
     return 0
 
 

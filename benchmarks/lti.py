@@ -19,13 +19,11 @@ Figures are the best of ``--repeat`` runs (the machine is shared). Usage::
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
-from apps.bench import best_time, machine
-from apps.images import write_text
+from apps.bench import best_time, machine, publish
 from swarmsim.lti import (
     Predictor,
     StochasticLTI,
@@ -188,10 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         "goals_s": {"bound_one_model": 1.0, "subspace_id": 5.0},
         "machine": machine(),
     }
-    text = json.dumps(figures, indent=2)
-    print(text)
-    if args.json:
-        write_text(args.json, text + "\n")
+    publish(figures, args.json)
     return 0
 
 

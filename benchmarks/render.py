@@ -15,13 +15,10 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime
 import importlib.metadata
 import io
-import json
 import math
 import os
-import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -30,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from apps.bench import run_bench, stdout_to_stderr
-from apps.images import write_bytes, write_text
+from apps.bench import publish, run_bench, stdout_to_stderr
+from apps.images import write_bytes
 from swarmsim.scene import load_scene
 from swarmsim.world.geometry import (
     CAPSULE,
@@ -475,15 +472,9 @@ def main(argv: list[str] | None = None) -> int:
             buffer = io.BytesIO()
             Image.fromarray(rgb).save(buffer, format="PNG")
             write_bytes(args.image, buffer.getvalue())
-    figures["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    figures["command"] = shlex.join([os.path.relpath(sys.executable), *sys.argv])
     figures = rounded(figures)
-
     print(table(figures))
-    text = json.dumps(figures, indent=2)
-    print(text)
-    if args.json:
-        write_text(args.json, text + "\n")
+    publish(figures, args.json)
     return 0
 
 
