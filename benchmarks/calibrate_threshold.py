@@ -11,6 +11,13 @@ scan is flown with the target kept, to compare the false-alarm level with the pe
 with ``--pso`` the scene's own T is kept, so the swarm converges on false alarms as in a mission
 (the level the objective reaches when views pile up on them).
 
+The quantile rule flags pixels in every image, so false alarms always exist; ``mission.min_score``
+adds a floor on the RX score. Its calibration comes first: ``--views`` random nadir views per
+seed of the target-free forest (inside the area, at the swarm's altitudes) give the largest
+background RX score of each image; the proposed floor is ``--margin`` times the largest of them.
+The target's own scores in views that see it are reported next to it for comparison, and so is
+the unoccluded target's pixel count at 512² seen from h1 (``strategy.reference_area``).
+
 It prints JSON: per configuration the distributions (quantiles, max) and the proposed T as the
 maximum (``--propose max``) or a quantile of the target-free objective, in pixels and in the
 scene's units (% of ``strategy.reference_area``, scaled to 512²).
@@ -20,6 +27,7 @@ Usage::
     .venv/bin/python benchmarks/calibrate_threshold.py                    # default scene, 128²
     .venv/bin/python benchmarks/calibrate_threshold.py --set mission.channels=thermal --with-target
     .venv/bin/python benchmarks/calibrate_threshold.py scenes/paper_static.toml --iterations 8
+    .venv/bin/python benchmarks/calibrate_threshold.py --views 40 --iterations 0  # floor only
 """
 
 from __future__ import annotations
@@ -36,9 +44,13 @@ import numpy as np
 
 from controllers.pso import REFERENCE_PIXELS
 from controllers.registry import make_strategy
+from swarmsim.aperture.detect import rx
+from swarmsim.aperture.experiment import detection_stack
+from swarmsim.aperture.metrics import target_footprint
 from swarmsim.backend import resolve_backend
 from swarmsim.mission import Mission
 from swarmsim.scene import load_scene
+from swarmsim.sensing.render import render
 from swarmsim.world.world import build_world
 
 QUANTILES = (0.5, 0.9, 0.95, 0.99)
@@ -49,10 +61,48 @@ def _stats(values: list[float]) -> dict[str, Any]:
     a = np.asarray(values, np.float64)
     if a.size == 0:
         return {"n": 0}
-    out: dict[str, Any] = {"n": int(a.size), "mean": float(a.mean()), "max": float(a.max())}
+    out: dict[str, Any] = {"n": int(a.size), "mean": float(a.mean()), "min": float(a.min()),
+                           "max": float(a.max())}  # fmt: skip
     for q in QUANTILES:
         out[f"q{round(100 * q)}"] = float(np.quantile(a, q))
     return out
+
+
+def rx_scores(scene: Any, views: int, backend: str) -> dict[str, list[float]]:
+    """Largest RX score of the background in each of ``views`` random nadir views, and of the
+    target in those that see it (the scene's channels; views spread over the swarm's
+    altitudes and, for the target, within 12 m of it)."""
+    world = build_world(scene)
+    rng = np.random.default_rng([scene.run.seed, 77])
+    swarm = scene.swarm
+    half = np.asarray(scene.forest.area, np.float64) / 2.0 - 5.0
+    poses = np.zeros((views, 5))
+    poses[:, :2] = rng.uniform(-half, half, (views, 2))
+    if world.targets:  # the target's scores need views that see it
+        poses[:, :2] = np.asarray(world.targets[0].position(0.0))[:2] + rng.uniform(
+            -12, 12, (views, 2)
+        )
+    poses[:, 2] = swarm.altitude + swarm.altitude_step * rng.integers(0, swarm.drones, views)
+    frames = render(world, poses, 0.0, backend=backend, rng=rng).to_numpy()
+    stack = detection_stack(frames, scene.mission.channels)
+    background, target = [], []
+    for k in range(views):
+        scores = rx(stack[k])
+        on_target = frames.label[k] == 3
+        background.append(float(scores[~on_target].max()))
+        if on_target.any():
+            target.append(float(scores[on_target].max()))
+    return {"background": background, "target": target}
+
+
+def reference_area(scene: Any) -> int:
+    """Pixels of target 0, unoccluded, seen from h1 straight above in a 512² image (the scale
+    ``strategy.reference_area`` and T are given in)."""
+    scene = scene.with_overrides("camera.resolution=[512, 512]")
+    world = build_world(scene)
+    x, y = np.asarray(world.targets[0].position(0.0))[:2]
+    pose = np.array([x, y, scene.swarm.altitude, 0.0, 0.0])
+    return target_footprint(world, pose, t=0.0, target=0).pixels
 
 
 def fly(scene: Any, iterations: int, backend: str, *, scan: bool = True) -> dict[str, list[float]]:
@@ -97,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pso", action="store_true",
                         help="keep the scene's T (swarm converges on false alarms) instead of "
                              "scan-only flights")  # fmt: skip
+    parser.add_argument("--views", type=int, default=0,
+                        help="random views per seed for the RX score floor (0: skip)")  # fmt: skip
+    parser.add_argument("--margin", type=float, default=2.0,
+                        help="proposed min_score = margin x largest background score")  # fmt: skip
     parser.add_argument("--backend", default=None, help="backend (default: the scene's)")
     args = parser.parse_args(argv)
 
@@ -110,12 +164,34 @@ def main(argv: list[str] | None = None) -> int:
         "resolution": [width, height],
         "channels": base.mission.channels,
         "quantile": base.mission.quantile,
+        "min_score": base.mission.min_score,
         "seeds": args.seeds,
         "iterations": args.iterations,
         "flight": "pso (scene T)" if args.pso else "scan only (T out of reach)",
         "backend": backend,
     }
     start = time.perf_counter()
+    if args.views:
+        scores: dict[str, list[float]] = {"background": [], "target": []}
+        for seed in args.seeds:
+            scene = base.with_overrides(f"run.seed={seed}")
+            scores["background"] += rx_scores(dataclasses.replace(scene, targets=()),
+                                              args.views, backend)["background"]  # fmt: skip
+            if base.targets:
+                scores["target"] += rx_scores(scene, args.views, backend)["target"]
+        floor = args.margin * max(scores["background"])
+        report["rx_score"] = {
+            "background_max_per_image": _stats(scores["background"]),
+            "target_max_per_seeing_image": _stats(scores["target"]),
+            "proposed_min_score": float(math.ceil(floor / 10) * 10),
+        }
+        if base.targets:
+            report["rx_score"]["reference_area_px"] = reference_area(base)
+        sys.stderr.write(f"rx scores: {report['rx_score']}\n")
+    if args.iterations <= 0:
+        report["wall_time_s"] = time.perf_counter() - start
+        print(json.dumps(report, indent=1))
+        return 0
     free_objective: list[float] = []
     for mode in modes:
         pooled: dict[str, list[float]] = {"objective": [], "blob": [], "visibility": []}

@@ -532,9 +532,10 @@ class StrategyConfig:
         ge=0,
     )
     reference_area: float = _key(
-        1350.0,
-        "Blob area of an unoccluded lying person at h1 in a 512² image; T in pixels is "
-        "threshold/100 · reference_area · (pixels/512²) (paper: 16.3 % ≈ 220 px).",
+        147.0,
+        "Pixels of an unoccluded lying person seen from h1 straight above in a 512² image (our "
+        "renderer; the paper's was ≈ 1350 px, so its 16.3 % was 220 px); T in pixels is "
+        "threshold/100 · reference_area · (pixels/512²).",
         unit="px",
         gt=0,
     )
@@ -578,6 +579,13 @@ class MissionConfig:
     max_iterations: int = _key(1000, "Iterations after which the mission ends.", ge=1)
     quantile: float = _key(
         0.9998, "RX score quantile thresholding every image's anomaly mask.", gt=0, lt=1
+    )
+    min_score: float = _key(
+        0.0,
+        "RX score every flagged pixel must also exceed (0: the paper's quantile-only rule, "
+        "which flags pixels in every image, target or not); calibrate with "
+        "benchmarks/calibrate_threshold.py.",
+        ge=0,
     )
     channels: str = _key(
         "all", "RX input: B, G, R + thermal (the paper) or thermal only.",

@@ -191,6 +191,7 @@ def threshold(
     *,
     quantile: float | None = DEFAULT_QUANTILE,
     absolute: float | None = None,
+    min_score: float = 0.0,
     valid: Any = None,
 ) -> np.ndarray:
     """Anomaly mask of one score image: scores above a quantile of the valid scores, or above
@@ -198,24 +199,28 @@ def threshold(
 
     The quantile threshold is the order statistic ``ceil(quantile * (N - 1))`` of the N valid
     scores and pixels strictly above it are flagged, so about ``(1 - quantile) * N`` pixels are
-    (fewer on ties; none on a constant image).
+    (fewer on ties; none on a constant image). A quantile always flags pixels, target or not;
+    ``min_score`` adds a floor every flagged pixel must also exceed, so an image without a
+    real outlier gives an empty mask (a constant-false-alarm-rate rule on top of the paper's).
 
     Returns:
         (H, W) bool mask (never set on invalid pixels).
     """
     scores = np.asarray(to_numpy(scores))
     valid = _as_valid(valid, scores.shape)
+    if not (math.isfinite(min_score) and min_score >= 0):
+        raise ValueError(f"min_score: expected a finite score >= 0, got {min_score!r}")
     if absolute is not None:
         if not math.isfinite(absolute):
             raise ValueError(f"absolute: expected a finite threshold, got {absolute!r}")
-        return (scores > absolute) & valid
+        return (scores > max(absolute, min_score)) & valid
     if quantile is None or not (0.0 <= quantile <= 1.0):
         raise ValueError(f"quantile: expected a number in [0, 1], got {quantile!r}")
     values = scores[valid]
     if values.size == 0:
         return np.zeros(scores.shape, np.bool_)
     k = min(int(math.ceil(quantile * (values.size - 1))), values.size - 1)
-    level = np.partition(values, k)[k]
+    level = max(float(np.partition(values, k)[k]), min_score)
     return (scores > level) & valid
 
 
@@ -227,6 +232,7 @@ def anomaly_masks(
     guard: int = 0,
     quantile: float | None = DEFAULT_QUANTILE,
     absolute: float | None = None,
+    min_score: float = 0.0,
     valid: Any = None,
     eps: float = DEFAULT_EPS,
 ) -> np.ndarray:
@@ -235,7 +241,7 @@ def anomaly_masks(
     Args:
         images: (n, H, W) or (n, H, W, C) images, each detected on its own statistics.
         method, window, guard, eps: See :func:`rx`.
-        quantile, absolute: See :func:`threshold`.
+        quantile, absolute, min_score: See :func:`threshold`.
         valid: (n, H, W) or (H, W) bool mask of usable pixels; default all.
 
     Returns:
@@ -250,7 +256,8 @@ def anomaly_masks(
     for index, image in enumerate(images):
         ok = None if valid is None else valid[index]
         scores = rx(image, method=method, window=window, guard=guard, valid=ok, eps=eps)
-        masks[index] = threshold(scores, quantile=quantile, absolute=absolute, valid=ok)
+        masks[index] = threshold(scores, quantile=quantile, absolute=absolute,
+                                 min_score=min_score, valid=ok)  # fmt: skip
     return masks
 
 

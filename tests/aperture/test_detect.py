@@ -173,6 +173,23 @@ def test_both_integration_orders_find_the_target() -> None:
     assert (swarm & ~target).sum() > (classic & ~target).sum()
 
 
+def test_min_score_is_a_floor_under_the_quantile() -> None:
+    rng = np.random.default_rng(5)
+    scores = rng.random((64, 64)).astype(np.float32) * 10.0
+    # Without an outlier the quantile still flags its top pixels; the floor empties the mask.
+    assert threshold(scores, quantile=0.99).sum() > 0
+    assert not threshold(scores, quantile=0.99, min_score=50.0).any()
+    # The quantile's level stays that of all scores (brute force: the sorted order statistic).
+    scores[10, 10:14] = [60.0, 40.0, 70.0, 80.0]
+    level = np.sort(scores.ravel())[int(np.ceil(0.99 * (scores.size - 1)))]
+    expected = (scores > level) & (scores > 50.0)
+    np.testing.assert_array_equal(threshold(scores, quantile=0.99, min_score=50.0), expected)
+    assert expected.sum() == 3
+    np.testing.assert_array_equal(threshold(scores, absolute=5.0, min_score=65.0), scores > 65.0)
+    with pytest.raises(ValueError, match="min_score"):
+        threshold(scores, min_score=float("nan"))
+
+
 def test_bad_arguments_raise() -> None:
     image = np.zeros((8, 8, 2), np.float32)
     with pytest.raises(ValueError, match="window"):

@@ -29,7 +29,7 @@ def test_staggered_altitudes_match_the_paper_code() -> None:
 
 
 def test_threshold_maps_percent_to_pixels() -> None:
-    # 16.3 % of the 1350 px reference blob is the paper code's 220 px at 512².
+    # 16.3 % of the paper's 1350 px reference blob is its code's 220 px at 512².
     assert threshold_pixels(16.3, 1350.0, 512, 512) == pytest.approx(220.05)
     assert threshold_pixels(16.3, 1350.0, 256, 256) == pytest.approx(220.05 / 4)
 

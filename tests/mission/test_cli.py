@@ -16,7 +16,7 @@ import apps.run
 SMALL = [
     "--set", "forest.kind=none", "--set", "forest.area=[40.0, 40.0]",
     "--set", "camera.resolution=[48, 48]", "--set", "swarm.drones=3",
-    "--set", "swarm.start=[0.0, 4.0]", "--set", "mission.max_time=0.4",
+    "--set", "swarm.start=[0.0, 4.0]", "--set", "mission.max_time=1.0",
     "--set", "mission.quantile=0.999", "--backend", "cpu",
 ]  # fmt: skip
 
