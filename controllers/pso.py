@@ -11,8 +11,11 @@ separates by the paper's soft Coulomb repulsion.
 The threshold T: the paper's code compares the objective (pixels) with 220 px at 512² images,
 calibrated as the blob size false alarms reach with no target in view; the paper reports it as
 16.3 %, which matches 220 px relative to the blob of an unoccluded lying person (≈ 1350 px at
-35 m, 512², 50°). We keep the percentage and the reference area as scene keys and scale the pixel
-threshold with the image's pixel count: T_px = T/100 · reference_area · (W·H / 512²).
+35 m, 512², 50°). We keep the percentage and measure the reference area on our own renderer
+(``strategy.reference_area``: the unoccluded person's footprint, 147 px at 512²), scaling the
+pixel threshold with the image's pixel count: T_px = T/100 · reference_area · (W·H / 512²).
+T only separates the person from false alarms once these are held below it: see
+``mission.min_score`` and ``benchmarks/calibrate_threshold.py``.
 """
 
 from __future__ import annotations
@@ -307,7 +310,8 @@ class PSO:
 
         The scan direction follows the target's heading and c3 becomes the distance the target
         covers in one iteration (at most the configured c3), so that after a loss the line
-        sweeps on along the target's last heading at about its pace.
+        sweeps on along the target's last heading at about its pace. (While converging, `plan`
+        pulls the swarm's centre toward the estimate by up to the configured c3.)
         """
         if estimate is None:
             return
@@ -357,9 +361,23 @@ class PSO:
         self.history_poses = np.concatenate([self.history_poses, obs.poses[accepted]])
 
         detected = objective >= p.threshold
+        estimate = None
+        if objective > 0:
+            found = find_blobs(union, camera=obs.camera, pose=leader_pose, focal=obs.focal)
+            ground = found.largest().ground
+            if ground is not None and math.isfinite(ground[0]):
+                estimate = np.array(ground[:2])
+        if p.tracking:
+            self._track(obs.time, estimate if detected else None)
+
         xy = obs.positions[:, :2]
         if detected:
             new_xy = self.separate(xy + self.converge_step(xy, leader), leader)
+            if p.tracking and estimate is not None:
+                # The leader is chosen by blob size, not by position: without this pull the
+                # cluster falls behind a walking target until it leaves the view.
+                offset = estimate - new_xy.mean(axis=0)
+                new_xy = new_xy + offset * min(1.0, p.c3 / max(float(np.hypot(*offset)), 1e-9))
             mode = "converge"
         else:
             new_xy = xy + self.scan_step(xy)
@@ -369,14 +387,6 @@ class PSO:
                 self.history_masks = []
         self.was_detected = detected
 
-        estimate = None
-        if objective > 0:
-            found = find_blobs(union, camera=obs.camera, pose=leader_pose, focal=obs.focal)
-            ground = found.largest().ground
-            if ground is not None and math.isfinite(ground[0]):
-                estimate = np.array(ground[:2])
-        if p.tracking:
-            self._track(obs.time, estimate if detected else None)
         waypoints = np.column_stack([new_xy, self.altitudes])
         views = self.history_poses[overlapping(self.history_poses, leader_pose, obs.camera)]
         return Plan(

@@ -36,7 +36,9 @@ from swarmsim.dynamics.kinematic import Kinematic
 from swarmsim.sensing.render import render
 from swarmsim.strategy import Observation, Plan, Strategy
 
-__all__ = ["IterationRecord", "Mission", "MissionResult", "make_dynamics", "summarize"]
+__all__ = [
+    "IterationRecord", "Mission", "MissionResult", "elect_leader", "make_dynamics", "summarize",
+]  # fmt: skip
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,6 +133,31 @@ def forest_trunks(world: Any | None) -> list[tuple[float, float, float, float]]:
     ]
 
 
+def elect_leader(foreground: np.ndarray) -> tuple[int, np.ndarray]:
+    """The temporal global leader: the viewpoint whose integral shows the largest blob.
+
+    Ties (common at low resolution, where a glimpse of the target is a pixel or two) go to the
+    view that sees its blob closest to the image centre, the most nadir view of it; the paper's
+    code takes the first drone, which pulls the swarm toward one end of its line.
+
+    Args:
+        foreground: (n, H, W) bool, the integral's non-zero pixels from each viewpoint.
+
+    Returns:
+        ``(leader, areas)``: the leader's index and the (n,) largest blob area per viewpoint.
+    """
+    n, height, width = foreground.shape
+    areas = np.zeros(n, np.int64)
+    offset = np.full(n, np.inf)
+    centre = np.array([height, width], np.float64) / 2.0
+    for k in range(n):
+        blob = find_blobs(foreground[k]).largest()
+        if blob is not None:
+            areas[k] = blob.area
+            offset[k] = np.hypot(*(np.add(blob.centroid, 0.5) - centre))
+    return int(np.lexsort((offset, -areas))[0]), areas
+
+
 class Mission:
     """A search mission of one strategy in one world.
 
@@ -192,14 +219,12 @@ class Mission:
         camera = self.world.camera
         frames = render(self.world, poses, t, backend=self.backend, rng=self.rng).to_numpy()
         stack = detection_stack(frames, self.scene.mission.channels)
-        masks = anomaly_masks(stack, quantile=self.scene.mission.quantile)
-        sampling = self.scene.mission.sampling
+        config = self.scene.mission
+        masks = anomaly_masks(stack, quantile=config.quantile, min_score=config.min_score)
+        sampling = config.sampling
         integral = integrate(masks, poses, poses, camera=camera, focal=self.focal,
                              backend=self.backend, sampling=sampling).to_numpy()  # fmt: skip
-        areas = np.zeros(len(poses), np.int64)
-        for k in range(len(poses)):
-            blobs = find_blobs(integral.sum[k, ..., 0] > 0)
-            areas[k] = int(blobs.area.max()) if len(blobs) else 0
+        leader, areas = elect_leader(integral.sum[..., 0] > 0)
         return Observation(
             time=t,
             iteration=len(self.records),
@@ -208,7 +233,7 @@ class Mission:
             masks=masks,
             integral=integral,
             blob_areas=areas,
-            leader=int(np.argmax(areas)),
+            leader=leader,
             camera=camera,
             focal=self.focal,
             sampling=sampling,
