@@ -100,7 +100,7 @@ def make_dynamics(
         n: Number of drones.
         controller: Flight controller of the quadrotor models (``controllers.flight``; the
             simulator does not pick controllers itself).
-        world: The built world; the pybullet model takes its tree trunks as obstacles.
+        world: The built world; the quadrotor models take its tree trunks as obstacles.
     """
     cfg = scene.dynamics
     if cfg.model == "kinematic":
@@ -113,7 +113,8 @@ def make_dynamics(
     if cfg.model == "quadrotor":
         from swarmsim.dynamics.quadrotor import Quadrotor
 
-        return Quadrotor(n, airframe=cfg.airframe, controller=controller, speed=cfg.speed)
+        return Quadrotor(n, airframe=cfg.airframe, controller=controller, speed=cfg.speed,
+                         trunks=forest_trunks(world))  # fmt: skip
     if cfg.model == "pybullet":
         from swarmsim.dynamics.bullet import BulletQuadrotor
 

@@ -59,6 +59,9 @@ class Airframe:
         drag_xy: Linear body drag along body x and y, N per m/s of airspeed.
         drag_z: Linear body drag along body z, N per m/s.
         max_speed: Design top speed in m/s (default waypoint speed limit).
+        collision: (radius, length) in m of the base link's collision cylinder (the shape
+            pybullet collides; the numba model checks it against tree trunks); default
+            (arm, 0) when the URDF has none.
     """
 
     name: str
@@ -73,6 +76,7 @@ class Airframe:
     drag_xy: float
     drag_z: float
     max_speed: float
+    collision: tuple[float, float] = (0.0, 0.0)
 
     @property
     def hover_rpm(self) -> float:
@@ -138,11 +142,16 @@ def load_airframe(airframe: str | Path | Airframe) -> Airframe:
     mass_el, inertia_el = inertial.find("mass"), inertial.find("inertia")
     if mass_el is None or inertia_el is None:
         raise AirframeError(f"{path}: base_link <inertial> lacks <mass> or <inertia>")
+    arm = _positive(props, "arm", path)
+    cylinder = root.find("link[@name='base_link']/collision/geometry/cylinder")
+    collision = (arm, 0.0)
+    if cylinder is not None:
+        collision = (_positive(cylinder, "radius", path), _positive(cylinder, "length", path))
     return Airframe(
         name=path.stem,
         urdf=path,
         mass=_positive(mass_el, "value", path),
-        arm=_positive(props, "arm", path),
+        arm=arm,
         kf=_positive(props, "kf", path),
         km=_positive(props, "km", path),
         inertia=(
@@ -155,4 +164,5 @@ def load_airframe(airframe: str | Path | Airframe) -> Airframe:
         drag_xy=_positive(props, "drag_xy", path),
         drag_z=_positive(props, "drag_z", path),
         max_speed=_positive(props, "max_speed_kmh", path) / 3.6,
+        collision=collision,
     )

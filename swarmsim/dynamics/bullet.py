@@ -22,7 +22,7 @@ import numpy as np
 import pybullet as pb
 
 from swarmsim.dynamics.airframe import GRAVITY, ROTOR_SIGNS, Airframe, rotor_positions
-from swarmsim.dynamics.quadrotor import FlightController, QuadrotorBase, WindField
+from swarmsim.dynamics.quadrotor import FlightController, QuadrotorBase, WindField, check_trunks
 
 __all__ = ["BulletQuadrotor"]
 
@@ -82,16 +82,14 @@ class BulletQuadrotor(QuadrotorBase):
             crash_speed=crash_speed,
             tolerance=tolerance,
         )
+        trunk_array = check_trunks(trunks)
         self._client = pb.connect(pb.DIRECT)
         cid = self._client
         pb.setGravity(0.0, 0.0, -GRAVITY, physicsClientId=cid)
         plane = pb.createCollisionShape(pb.GEOM_PLANE, physicsClientId=cid)
         self._ground = pb.createMultiBody(0.0, plane, physicsClientId=cid)
         self._trunks: set[int] = set()
-        for k, trunk in enumerate(trunks):
-            x, y, radius, height = (float(v) for v in trunk)
-            if not (radius > 0.0 and height > 0.0):
-                raise ValueError(f"trunks[{k}]: expected radius and height > 0, got {trunk!r}")
+        for x, y, radius, height in trunk_array:
             shape = pb.createCollisionShape(
                 pb.GEOM_CYLINDER, radius=radius, height=height, physicsClientId=cid
             )

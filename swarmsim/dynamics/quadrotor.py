@@ -3,8 +3,10 @@
 Model (per drone): rotor thrust kf·ω² and drag torque km·ω² mixed in X configuration (layout in
 `swarmsim.dynamics.airframe`), first-order motor lag, linear body drag on the airspeed, gravity,
 an optional wind field ``wind(t, positions (n, 3)) -> (n, 3)`` m/s (evaluated once per `step`
-call, i.e. at the control rate), and ground contact at z = 0 (drones stop there; touching down
-faster than ``crash_speed`` is a crash).
+call, i.e. at the control rate), ground contact at z = 0 (drones stop there; touching down
+faster than ``crash_speed`` is a crash) and optional tree trunks, static vertical cylinders
+``(x, y, radius, height)``: a drone whose collision cylinder (from the URDF) meets one after a
+`step` is crashed, stopped against it and its motors cut, as in the pybullet backend.
 
 Integration: semi-implicit Euler at a fixed physics step (default 1/960 s, four steps per
 1/240 s control step), quaternion propagated by the exact exponential of the body rate.
@@ -21,7 +23,7 @@ never imports `controllers`, so the caller passes one in.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
@@ -37,6 +39,7 @@ __all__ = [
     "Quadrotor",
     "QuadrotorBase",
     "RotorCommandError",
+    "check_trunks",
     "heading_quaternions",
     "quaternion_yaw",
 ]
@@ -370,6 +373,20 @@ class QuadrotorBase:
         raise NotImplementedError
 
 
+def check_trunks(trunks: Sequence[tuple[float, float, float, float]]) -> np.ndarray:
+    """(m, 4) float64 trunks (x, y, radius, height); a clear error for a bad one."""
+    out = np.zeros((len(trunks), 4))
+    for k, trunk in enumerate(trunks):
+        values = np.asarray(trunk, np.float64).ravel()
+        if values.shape != (4,) or not np.all(np.isfinite(values)) or min(values[2:]) <= 0.0:
+            raise ValueError(
+                f"trunks[{k}]: expected (x, y, radius, height) with radius and height > 0, "
+                f"got {trunk!r}"
+            )
+        out[k] = values
+    return out
+
+
 class Quadrotor(QuadrotorBase):
     """n rigid-body quadrotors integrated by one numba kernel (see the module docstring).
 
@@ -383,7 +400,18 @@ class Quadrotor(QuadrotorBase):
         wind: Optional wind field ``wind(t, positions (n, 3)) -> (n, 3)`` in m/s.
         crash_speed: Touchdown speed in m/s above which a drone is flagged crashed.
         tolerance: Distance in m at which `fly_to` counts a waypoint as reached.
+        trunks: Static cylinders (x, y, radius, height) in metres, standing on z = 0.
     """
+
+    def __init__(
+        self,
+        n: int,
+        *,
+        trunks: Sequence[tuple[float, float, float, float]] = (),
+        **kwargs,
+    ) -> None:
+        super().__init__(n, **kwargs)
+        self.trunks = check_trunks(trunks)
 
     def _advance(self, cmd: np.ndarray, dt: float, wind: np.ndarray) -> None:
         nsub = max(1, round(dt * self.physics_hz))
@@ -415,3 +443,25 @@ class Quadrotor(QuadrotorBase):
             h,
             nsub,
         )
+        if len(self.trunks):
+            self._hit_trunks()
+
+    def _hit_trunks(self) -> None:
+        """Crash drones whose collision cylinder meets a trunk; put them back on its surface.
+
+        Checked once per `step` (1/240 s by default: 4 cm at 10 m/s, less than any trunk's or
+        airframe's radius, so a drone cannot pass through between checks).
+        """
+        radius, length = self.airframe.collision
+        dx = self._pos[:, None, 0] - self.trunks[None, :, 0]
+        dy = self._pos[:, None, 1] - self.trunks[None, :, 1]
+        reach = self.trunks[None, :, 2] + radius
+        dist = np.hypot(dx, dy)
+        below = self._pos[:, None, 2] - 0.5 * length < self.trunks[None, :, 3]
+        hit = (dist < reach) & below
+        for i, k in zip(*np.nonzero(hit), strict=True):
+            scale = reach[0, k] / max(dist[i, k], 1e-9)
+            self._pos[i, 0] = self.trunks[k, 0] + dx[i, k] * scale
+            self._pos[i, 1] = self.trunks[k, 1] + dy[i, k] * scale
+            self._vel[i, :2] = 0.0
+            self._crashed[i] = True

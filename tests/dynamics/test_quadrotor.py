@@ -49,6 +49,28 @@ def test_implements_the_dynamics_protocol() -> None:
     assert isinstance(Quadrotor(2), Dynamics)
 
 
+def test_collision_cylinders_come_from_the_urdf() -> None:
+    assert load_airframe("cf2x").collision == (0.06, 0.025)
+    assert load_airframe("sar_quad").collision == (0.3, 0.1)
+
+
+def test_drone_flown_into_a_trunk_crashes_like_in_pybullet() -> None:
+    from controllers.flight import PIDController
+
+    # The pybullet test's set-up: drone 0 flies through a trunk at x = 5, drone 1 passes 5 m
+    # to the side, drone 2 flies over a trunk that is too short to reach it.
+    trunks = [(5.0, 0.0, 0.3, 20.0), (5.0, -5.0, 0.3, 4.9)]
+    q = Quadrotor(3, controller=PIDController(), trunks=trunks)
+    q.reset([[0, 0, 5], [0, 5, 5], [0, -5, 5]], [0, 0, 0])
+    q.fly_to([[10, 0, 5], [10, 5, 5], [10, -5, 5]], speed=3.0)
+    assert q.crashed.tolist() == [True, False, False]
+    # Stopped on the trunk's surface (radius 0.3 + the CF2X's 0.06), not passed through.
+    assert q.positions[0, 0] == pytest.approx(5.0 - 0.36, abs=0.02)
+    assert q.reached.tolist() == [False, True, True]
+    with pytest.raises(ValueError, match=r"trunks\[1\]"):
+        Quadrotor(1, trunks=[(0.0, 0.0, 1.0, 5.0), (0.0, 0.0, 0.0, 5.0)])
+
+
 @pytest.mark.parametrize("airframe", ["cf2x", "sar_quad"])
 def test_hover_keeps_altitude_for_5_s(airframe: str) -> None:
     q = Quadrotor(3, airframe=airframe)

@@ -35,6 +35,14 @@ def test_mission_flies_with_the_scene_model(model: str) -> None:
     assert not mission.dynamics.crashed.any()
 
 
+def test_quadrotor_models_get_the_forest_trunks() -> None:
+    scene = parse_scene({**OPEN, "forest": {"kind": "procedural", "area": [30.0, 30.0]},
+                         "dynamics": {"model": "quadrotor"}})  # fmt: skip
+    world = build_world(scene)
+    dynamics = make_dynamics(scene, 2, controller=scene_flight_controller(scene), world=world)
+    np.testing.assert_array_equal(dynamics.trunks, np.array(forest_trunks(world)))
+
+
 def test_quadrotor_model_needs_a_controller_and_a_known_airframe() -> None:
     scene = parse_scene({**OPEN, "dynamics": {"model": "quadrotor"}})
     with pytest.raises(ValueError, match="flight controller"):
