@@ -3,6 +3,8 @@
 For each trajectory length N of the scene's ``[lti.experiment]`` and each trial, a trajectory is
 drawn from the true system of ``[lti.system]``, a posterior is learned from it (``[lti.learn]``)
 and its bound (``[lti.bound]``) is compared with the posterior's exact expected loss E_rho L.
+A scene with ``[lti.drone]`` instead learns from simulated quadrotor flight logs
+(`apps.lti_drone`).
 Writes ``DIR/summary.json`` and ``DIR/bound_vs_N.png``; one progress line per N on stderr.
 """
 
@@ -78,9 +80,18 @@ def cmd_lti(args: argparse.Namespace) -> int:
         overrides.append(f"lti.experiment.seed={args.seed}")
     scene = load_scene(DEFAULT_SCENE if args.scene is None else args.scene, overrides=overrides)
     if scene.lti is None:
-        raise SceneError(scene.source, "lti", "missing section; expected [lti.system] and the "
-                         "other [lti.*] tables (see scenes/lti_siso.toml)")
+        raise SceneError(scene.source, "lti", "missing section; expected [lti.system] or "
+                         "[lti.drone] and the other [lti.*] tables (see scenes/lti_siso.toml, "
+                         "scenes/lti_drone.toml)")
     cfg = quick(scene.lti) if args.quick else scene.lti
+    if cfg.drone is not None:
+        from apps import lti_drone
+
+        summary = lti_drone.run(cfg, scene.source, quick=args.quick)
+        write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+        lti_drone.write_plot(out / "bound_vs_N.png", summary)
+        print(lti_drone.headline(summary, out))
+        return 0
     results = _run(cfg, scene.source)
     summary = make_summary(cfg, results, scene=scene.source, quick=args.quick)
     write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")

@@ -80,6 +80,40 @@ class _Cascade:
         if self._int.shape[0] != state.positions.shape[0]:
             self.reset(state.positions.shape[0])
 
+    def track_velocity(
+        self,
+        state: FlightState,
+        ref_velocities: np.ndarray,
+        ref_altitudes: np.ndarray,
+        ref_yaws: np.ndarray,
+        dt: float,
+    ) -> np.ndarray:
+        """Velocity-command mode: (n, 4) rotor rpm tracking horizontal velocities (n, 2) m/s.
+
+        The horizontal position loop is opened (the position reference follows the drone) and
+        the altitude is held at ``ref_altitudes`` (n,) m; yaws (n,) rad, dt in s. A velocity
+        command is a set-point, not a trajectory, so its rate of change is not fed forward:
+        the response is that of the velocity loop (bandwidth `velocity_gain`).
+        """
+        self._resize(state)
+        ref_pos = state.positions.copy()
+        ref_pos[:, 2] = ref_altitudes
+        ref_vel = np.zeros_like(ref_pos)
+        ref_vel[:, :2] = ref_velocities
+        self._ref_vel = ref_vel.copy()  # no change since "last" reference: no feed-forward
+        return self.rotor_speeds(state, ref_pos, ref_vel, ref_yaws, dt)
+
+    def rotor_speeds(
+        self,
+        state: FlightState,
+        ref_positions: np.ndarray,
+        ref_velocities: np.ndarray,
+        ref_yaws: np.ndarray,
+        dt: float,
+    ) -> np.ndarray:
+        """Position-loop control law of the subclass (see `PIDController.rotor_speeds`)."""
+        raise NotImplementedError
+
     def _feedforward(self, ref_velocities: np.ndarray, dt: float) -> np.ndarray:
         """(n, 3) reference acceleration in m/s², differenced from successive references.
 
@@ -148,6 +182,11 @@ class PIDController(_Cascade):
         self.k_vel = 1.3 * self.bandwidth if k_vel is None else float(k_vel)
         self.k_pos = self.k_vel / 2.0 if k_pos is None else float(k_pos)
         self.k_int = 0.03 * self.k_pos * self.k_vel if k_int is None else float(k_int)
+
+    @property
+    def velocity_gain(self) -> float:
+        """Horizontal velocity-error gain, 1/s: the velocity loop's design bandwidth."""
+        return self.k_vel
 
     def rotor_speeds(
         self,
@@ -218,6 +257,11 @@ class LQRController(_Cascade):
             q_vel=1.5 * w**2 if q_vel is None else float(q_vel),
             r=r,
         )
+
+    @property
+    def velocity_gain(self) -> float:
+        """Horizontal velocity-error gain, 1/s: the velocity loop's design bandwidth."""
+        return float(self.gain[0, 6])
 
     def rotor_speeds(
         self,

@@ -46,6 +46,7 @@ __all__ = [
     "ForestConfig",
     "LTIBoundConfig",
     "LTIConfig",
+    "LTIDroneConfig",
     "LTIExperimentConfig",
     "LTILearnConfig",
     "LTISystemConfig",
@@ -411,7 +412,10 @@ class LTILearnConfig:
         choices=("n4sid", "pem", "gibbs"),
     )
     order: int | None = _key(
-        None, "State dimension of the learned models; unset: the true one.", ge=1
+        None,
+        "State dimension of the learned models; unset: the true one ([lti.system]) or the BIC "
+        "choice on the pilot log ([lti.drone]).",
+        ge=1,
     )
 
 
@@ -424,8 +428,10 @@ class LTIBoundConfig:
     )
     lam: float | str = _key(
         "sqrt",
-        'λ of the KL form, fixed before the data: a number, or "sqrt" for √N.',
-        choices=("sqrt",),
+        'λ of the KL form, fixed before the data: a number, "sqrt" for √N, or "sqrt-scaled" '
+        "for √N / ℓ₀ with ℓ₀ the pilot model's prediction error ([lti.drone] only: makes the "
+        "bound independent of the output's units).",
+        choices=("sqrt", "sqrt-scaled"),
         gt=0,
         name="lambda",
     )
@@ -436,9 +442,23 @@ class LTIBoundConfig:
         "matrix entry (full), or observer for one output and full otherwise (auto).",
         choices=("auto", "observer", "full"),
     )
-    prior_std: float = _key(0.03, "Standard deviation of the Gaussian prior, per parameter.", gt=0)
+    prior_std: float = _key(
+        0.03,
+        "Standard deviation of the Gaussian prior per parameter (prior_cov = diagonal), or its "
+        "scale relative to the pilot estimate's standard errors (prior_cov = pilot).",
+        gt=0,
+    )
+    prior_cov: str = _key(
+        "diagonal",
+        "Prior covariance: prior_std² · I, or prior_std² times the asymptotic covariance of the "
+        "pilot estimate ([lti.drone] only).",
+        choices=("diagonal", "pilot"),
+    )
     pilot_N: int = _key(
-        2000, "Samples of the independent pilot trajectory that centres the prior.", ge=100
+        2000,
+        "Samples of the independent pilot trajectory (or held-out pilot log) that centres the "
+        "prior.",
+        ge=100,
     )
     r_bar: float = _key(
         0.95, "Prior and posteriors are truncated to ρ(A − K C) ≤ r_bar.", gt=0, lt=1
@@ -463,10 +483,64 @@ class LTIExperimentConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
-class LTIConfig:
-    """[lti]: a simulation study of PAC-Bayes bounds for learned stochastic LTI models."""
+class LTIDroneConfig:
+    """[lti.drone]: simulated quadrotor flight logs, commanded → measured horizontal velocity."""
 
-    system: LTISystemConfig = field(metadata=_meta("The true data generator (required)."))
+    airframe: str = _key(
+        "sar_quad", "Airframe flown: a URDF name in assets/ (cf2x, sar_quad) or a path."
+    )
+    controller: str = _key(
+        "pid", "Flight controller, flown in velocity-command mode.", choices=("pid", "lqr")
+    )
+    axis: str = _key("x", "Horizontal axis identified (x east, y north).", choices=("x", "y"))
+    rate: float = _key(20.0, "Sampling rate of the log and of the commands.", unit="Hz", gt=0)
+    ctrl_hz: float = _key(
+        240.0, "Control rate of the flight controller; a multiple of rate.", unit="Hz", gt=0
+    )
+    altitude: float = _key(20.0, "Hover altitude held during the flights.", unit="m", gt=0)
+    amplitude: float = _key(
+        1.0, "Standard deviation of the commanded velocity, per axis.", unit="m/s", gt=0
+    )
+    bandwidth: float = _key(
+        0.5, "-3 dB bandwidth of the first-order filtered random commands.", unit="Hz", gt=0
+    )
+    noise_std: float = _key(
+        0.05, "Standard deviation of the velocity sensor noise.", unit="m/s", gt=0
+    )
+    gust_std: float = _key(
+        0.3, "Standard deviation of the Gauss-Markov wind, per axis (0: calm).", unit="m/s", ge=0
+    )
+    gust_time: float = _key(2.0, "Correlation time of the wind.", unit="s", gt=0)
+    generators: int = _key(
+        8, "Candidate data generators (pilot model + prior draws) for the bound on Ψ.", ge=1
+    )
+
+    def _check(self) -> None:
+        if self.bandwidth >= 0.5 * self.rate:
+            raise _expected("bandwidth", f"less than rate / 2 = {0.5 * self.rate:g} Hz",
+                            self.bandwidth)
+        sub = self.ctrl_hz / self.rate
+        if abs(sub - round(sub)) > 1e-9 or round(sub) < 1:
+            raise _expected("rate", f"a divisor of ctrl_hz = {self.ctrl_hz:g} Hz", self.rate)
+        from swarmsim.dynamics.airframe import AirframeError, load_airframe
+
+        try:
+            load_airframe(self.airframe)
+        except AirframeError as exc:
+            raise _Problem("airframe", str(exc)) from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LTIConfig:
+    """[lti]: PAC-Bayes bounds for learned LTI models: [lti.system] or [lti.drone], not both."""
+
+    system: LTISystemConfig | None = field(
+        default=None, metadata=_meta("The true data generator (a simulation study).")
+    )
+    drone: LTIDroneConfig | None = field(
+        default=None,
+        metadata=_meta("Flight logs of a quadrotor instead: there is no true LTI system."),
+    )
     learn: LTILearnConfig = field(
         default_factory=LTILearnConfig, metadata=_meta("Learning algorithm.")
     )
@@ -478,19 +552,40 @@ class LTIConfig:
     )
 
     def _check(self) -> None:
+        if (self.system is None) == (self.drone is None):
+            raise _Problem(
+                None, "expected exactly one of [lti.system] (a known system) and [lti.drone] "
+                "(flight logs)"
+            )
+        if self.drone is not None:
+            self._check_drone()
+        else:
+            for key, value, ok in (("bound.lambda", self.bound.lam, "a number or 'sqrt'"),
+                                   ("bound.prior_cov", self.bound.prior_cov, "'diagonal'")):
+                if value in ("sqrt-scaled", "pilot"):
+                    raise _Problem(key, f"expected {ok} with [lti.system] ({value!r} needs "
+                                   f"the pilot log of [lti.drone]), got {value!r}")
         if self.learn.method == "gibbs" and self.bound.form != "kl":
             raise _Problem(
                 "bound.form",
                 f"expected 'kl' with learn.method = 'gibbs' (the Gibbs posterior's bound has "
                 f"the KL form), got {self.bound.form!r}",
             )
-        ny = len(self.system.C)
+        ny = 1 if self.system is None else len(self.system.C)
         if self.bound.parametrization == "observer" and ny != 1:
             raise _Problem(
                 "bound.parametrization",
                 f"expected 'auto' or 'full' for {ny} outputs (the observer form needs one), "
                 "got 'observer'",
             )
+
+    def _check_drone(self) -> None:
+        if self.learn.method not in ("n4sid", "pem"):
+            raise _Problem("learn.method", f"expected 'n4sid' or 'pem' with [lti.drone], got "
+                           f"{self.learn.method!r}")
+        if self.bound.form != "kl":
+            raise _Problem("bound.form", f"expected 'kl' with [lti.drone] (Ψ is bounded over "
+                           f"candidate generators), got {self.bound.form!r}")
 
 
 @dataclass(frozen=True, kw_only=True)

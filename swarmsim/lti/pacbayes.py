@@ -13,8 +13,10 @@ Renyi-2 form::
 
 Psi and M2 depend on the data generator: ``psi_prior`` / ``m2_prior`` compute them from a known
 system (simulation studies, ``psi_source="true-system"``); ``psi_upper_bound`` bounds Psi from
-constants that hold uniformly over the prior's support (``psi_source="upper-bound"``). Every
-``Bound`` records which one it used.
+constants that hold uniformly over the prior's support (``psi_source="upper-bound"``);
+``swarmsim.lti.fromdata.psi_generator_set`` takes the worst case over a set of candidate data
+generators when there is no true system (``psi_source="generator-set"``). Every ``Bound``
+records which one it used.
 
 theta is a vector of d real parameters in a fixed ``Parametrization``; priors and posteriors are
 ``TruncatedGaussian`` distributions on it, truncated to the set of predictors with
@@ -73,7 +75,8 @@ __all__ = [
     "stable_gaussian",
 ]
 
-PsiSource = Literal["true-system", "upper-bound"]
+PsiSource = Literal["true-system", "upper-bound", "generator-set"]
+PSI_SOURCES = ("true-system", "upper-bound", "generator-set")
 _MATRICES = ("A", "B", "C", "D", "K")
 
 
@@ -590,7 +593,8 @@ class PsiEstimate:
 
     Attributes:
         value: the estimate; an array with one entry per lambda when several were given.
-        source: "true-system" (computed from the data generator) or "upper-bound".
+        source: "true-system" (computed from the data generator), "upper-bound" or
+            "generator-set" (worst case over candidate generators, no true system).
         n_samples: prior draws behind a Monte-Carlo estimate (0 for a closed-form bound).
         lam: the lambda value(s).
     """
@@ -700,7 +704,7 @@ class Bound:
         delta: confidence parameter used (after a union-bound correction).
         N: number of samples.
         form: "kl" or "renyi2".
-        psi_source: "true-system" or "upper-bound".
+        psi_source: "true-system", "upper-bound" or "generator-set".
         n_lambdas: size of the lambda grid the bound was minimised over (delta split by it).
     """
 
@@ -745,8 +749,8 @@ def kl_bound(
             raise LTIError(f"psi: computed for lambda = {psi.lam}, the bound uses {lam}")
         psi_source = psi.source if psi_source is None else psi_source
         psi = psi.value
-    if psi_source not in ("true-system", "upper-bound"):
-        raise LTIError(f"psi_source: expected 'true-system' or 'upper-bound', got {psi_source!r}")
+    if psi_source not in PSI_SOURCES:
+        raise LTIError(f"psi_source: expected one of {PSI_SOURCES}, got {psi_source!r}")
     psis = np.broadcast_to(np.atleast_1d(np.asarray(psi, float)), lams.shape)
     if not np.all(lams > 0):
         raise LTIError(f"lam: expected positive values, got {lam!r}")
@@ -771,8 +775,8 @@ def renyi2_bound(
     if isinstance(m2, PsiEstimate):
         psi_source = m2.source if psi_source is None else psi_source
         m2 = m2.value
-    if psi_source not in ("true-system", "upper-bound"):
-        raise LTIError(f"psi_source: expected 'true-system' or 'upper-bound', got {psi_source!r}")
+    if psi_source not in PSI_SOURCES:
+        raise LTIError(f"psi_source: expected one of {PSI_SOURCES}, got {psi_source!r}")
     value = empirical_loss + np.sqrt(m2 / delta) * np.exp(0.5 * d2)
     return Bound(float(value), float(empirical_loss), float(d2), float(m2), None, delta,
                  int(N), "renyi2", psi_source)
