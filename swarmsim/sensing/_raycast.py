@@ -443,25 +443,32 @@ def shade(code, index, t, ox, oy, oz, dx, dy, dz, packed, labels, temperature, a
 
 
 @register_jitable
-def render_pixel(c, i, j, cams, focal, width, height, packed, labels, temperature, albedo,
-                 sunlit, leaf_fill, glo, gcell, gdims, gstart, gitems, gtop, tpacked, towner,
-                 ttemperature, talbedo, tsunlit, tbound, tstart, ground, light,
-                 out_thermal, out_rgb, out_depth, out_label, out_target):  # fmt: skip
-    """Trace and shade pixel (row i, column j) of camera c and write it to the outputs."""
-    ox = cams[c, 0]
-    oy = cams[c, 1]
-    oz = cams[c, 2]
+def pixel_ray(c, i, j, cams, focal, width, height):
+    """Origin and unit direction of the ray through pixel (row i, column j) of camera c."""
     xc = (j + 0.5 - 0.5 * width) / focal
     yc = (i + 0.5 - 0.5 * height) / focal
     dx = xc * cams[c, 3] + yc * cams[c, 6] + cams[c, 9]
     dy = xc * cams[c, 4] + yc * cams[c, 7] + cams[c, 10]
     dz = xc * cams[c, 5] + yc * cams[c, 8] + cams[c, 11]
     norm = math.sqrt(dx * dx + dy * dy + dz * dz)
-    dx /= norm
-    dy /= norm
-    dz /= norm
-    t, code, index = trace(ox, oy, oz, dx, dy, dz, INF, packed, leaf_fill, glo, gcell, gdims,
-                           gstart, gitems, gtop, tpacked, tbound, tstart)  # fmt: skip
+    return cams[c, 0], cams[c, 1], cams[c, 2], dx / norm, dy / norm, dz / norm
+
+
+@register_jitable
+def trace_pixel(c, i, j, cams, focal, width, height, packed, leaf_fill, glo, gcell, gdims,
+                gstart, gitems, gtop, tpacked, tbound, tstart):  # fmt: skip
+    """First hit ``(t, hit_code, index)`` of the ray through pixel (i, j) of camera c."""
+    ox, oy, oz, dx, dy, dz = pixel_ray(c, i, j, cams, focal, width, height)
+    return trace(ox, oy, oz, dx, dy, dz, INF, packed, leaf_fill, glo, gcell, gdims, gstart,
+                 gitems, gtop, tpacked, tbound, tstart)  # fmt: skip
+
+
+@register_jitable
+def shade_pixel(c, i, j, t, code, index, cams, focal, width, height, packed, labels,
+                temperature, albedo, sunlit, tpacked, towner, ttemperature, talbedo, tsunlit,
+                ground, light, out_thermal, out_rgb, out_depth, out_label, out_target):  # fmt: skip
+    """Shade the first hit ``(t, code, index)`` of pixel (i, j) of camera c into the outputs."""
+    ox, oy, oz, dx, dy, dz = pixel_ray(c, i, j, cams, focal, width, height)
     temp, r, g, b, label, target = shade(
         code, index, t, ox, oy, oz, dx, dy, dz, packed, labels, temperature, albedo, sunlit,
         tpacked, towner, ttemperature, talbedo, tsunlit, ground, light,
@@ -473,6 +480,24 @@ def render_pixel(c, i, j, cams, focal, width, height, packed, labels, temperatur
     out_depth[c, i, j] = t
     out_label[c, i, j] = label
     out_target[c, i, j] = target
+
+
+@register_jitable
+def render_pixel(c, i, j, cams, focal, width, height, packed, labels, temperature, albedo,
+                 sunlit, leaf_fill, glo, gcell, gdims, gstart, gitems, gtop, tpacked, towner,
+                 ttemperature, talbedo, tsunlit, tbound, tstart, ground, light,
+                 out_thermal, out_rgb, out_depth, out_label, out_target):  # fmt: skip
+    """Trace and shade pixel (row i, column j) of camera c and write it to the outputs.
+
+    The per-thread body of the CUDA kernel; the CPU kernel calls the two halves in separate
+    loops over an image row.
+    """
+    t, code, index = trace_pixel(c, i, j, cams, focal, width, height, packed, leaf_fill, glo,
+                                 gcell, gdims, gstart, gitems, gtop, tpacked, tbound,
+                                 tstart)  # fmt: skip
+    shade_pixel(c, i, j, t, code, index, cams, focal, width, height, packed, labels,
+                temperature, albedo, sunlit, tpacked, towner, ttemperature, talbedo, tsunlit,
+                ground, light, out_thermal, out_rgb, out_depth, out_label, out_target)  # fmt: skip
 
 
 @register_jitable
