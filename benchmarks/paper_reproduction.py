@@ -1,0 +1,164 @@
+"""Reproduce the AOS swarm paper's comparison: adaptive PSO vs brute force vs parallel sampling.
+
+Each strategy flies its paper scene (``scenes/paper_static.toml``, ``brute_force.toml``,
+``parallel.toml``: 300 trees/ha, person lying at (0, 10) m, 512² thermal + RGB) over several
+seeds; a seed changes the forest, the sensor noise and the PSO's random steps. Per run we keep the
+summary of ``swarmsim run`` plus the time at which the detection coverage peaked. The table gives,
+per strategy, mean ± sd over the seeds of
+
+* the maximum **detection coverage** (the share of the person covered by the detected blob: what
+  we take the paper's "visibility" to be) and the time it is first reached;
+* the maximum **optical visibility** (1 − occlusion density through the integrated views) and the
+  time it is first reached;
+* how many runs detected the person (estimate within the scene's detection radius) and when;
+* simulated seconds per wall second.
+
+Runs are written one JSON file each under ``--out`` as they finish, and existing files are
+reused, so an interrupted reproduction resumes where it stopped. ``--workers`` runs missions in
+parallel processes.
+
+Usage::
+
+    .venv/bin/python benchmarks/paper_reproduction.py --json benchmarks/paper_reproduction.json
+    .venv/bin/python benchmarks/paper_reproduction.py --seeds 0 1 --strategies parallel  # quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from apps.bench import machine, publish
+from apps.images import write_text
+
+#: Strategy -> (scene file, the paper's result: visibility %, seconds).
+PAPER = {
+    "pso": ("paper_static.toml", 72.0, 14.0),
+    "brute-force": ("brute_force.toml", 51.0, 75.0),
+    "parallel": ("parallel.toml", 19.0, 3.0),
+}
+DEFAULT_OUT = Path("out/paper_reproduction")
+
+
+def run_one(strategy: str, seed: int, overrides: list[str], backend: str | None) -> dict[str, Any]:
+    """One mission of ``strategy`` on its paper scene with ``run.seed = seed``."""
+    from controllers.registry import make_strategy
+    from swarmsim.mission import Mission
+    from swarmsim.scene import SCENES_DIR, load_scene
+    from swarmsim.world.world import build_world
+
+    scene = load_scene(SCENES_DIR / PAPER[strategy][0], [f"run.seed={seed}", *overrides])
+    backend = backend or scene.run.backend
+    world = build_world(scene)
+    mission = Mission(scene=scene, world=world, strategy=make_strategy(scene, backend=backend),
+                      backend=backend)  # fmt: skip
+    result = mission.run()
+    summary = dict(result.summary)
+    detection = np.array([r.detection for r in result.records], np.float64)
+    summary["time_to_max_detection_s"] = None
+    if len(detection) and np.isfinite(detection).any():
+        best = result.records[int(np.nanargmax(detection))]
+        summary["time_to_max_detection_s"] = float(best.time)
+    summary["realtime_factor"] = summary["sim_time_s"] / max(summary["wall_time_s"], 1e-9)
+    summary["scene"] = PAPER[strategy][0]
+    summary["overrides"] = overrides
+    return summary
+
+
+def _mean_sd(values: list[float | None]) -> dict[str, Any]:
+    a = np.array([v for v in values if v is not None and math.isfinite(v)], np.float64)
+    if a.size == 0:
+        return {"n": 0, "mean": None, "sd": None}
+    return {"n": int(a.size), "mean": float(a.mean()), "sd": float(a.std(ddof=1)) if a.size > 1
+            else 0.0}  # fmt: skip
+
+
+def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean ± sd over the runs of one strategy."""
+    keys = (
+        "max_detection", "time_to_max_detection_s", "max_visibility", "time_to_max_visibility_s",
+        "time_to_detection_s", "sim_time_s", "realtime_factor",
+    )  # fmt: skip
+    out: dict[str, Any] = {k: _mean_sd([r.get(k) for r in runs]) for k in keys}
+    out["runs"] = len(runs)
+    out["detected_runs"] = sum(bool(r["detected"]) for r in runs)
+    return out
+
+
+def _pm(stat: dict[str, Any], scale: float = 1.0, digits: int = 1) -> str:
+    if not stat["n"]:
+        return "—"
+    return f"{stat['mean'] * scale:.{digits}f} ± {stat['sd'] * scale:.{digits}f}"
+
+
+def table(results: dict[str, dict[str, Any]]) -> str:
+    """Markdown table of the aggregated results next to the paper's."""
+    lines = [
+        "| strategy | paper | detection coverage, max % | at s | optical visibility, max % "
+        "| at s | detected | first detection, s | sim s per wall s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, agg in results.items():
+        _, vis, at = PAPER[name]
+        lines.append(
+            f"| {name} | {vis:.0f} % at {at:.0f} s | {_pm(agg['max_detection'], 100)} "
+            f"| {_pm(agg['time_to_max_detection_s'])} | {_pm(agg['max_visibility'], 100)} "
+            f"| {_pm(agg['time_to_max_visibility_s'])} | {agg['detected_runs']}/{agg['runs']} "
+            f"| {_pm(agg['time_to_detection_s'])} | {_pm(agg['realtime_factor'], digits=2)} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
+    parser.add_argument("--strategies", nargs="+", default=list(PAPER), choices=list(PAPER))
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="scene override for every run (repeatable)")  # fmt: skip
+    parser.add_argument("--backend", default=None, help="backend (default: the scenes')")
+    parser.add_argument("--workers", type=int, default=1, help="missions run in parallel")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="per-run JSON folder")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+
+    start = time.perf_counter()
+    todo = []
+    for strategy in args.strategies:
+        for seed in args.seeds:
+            path = args.out / strategy / f"seed{seed}.json"
+            if not path.exists():
+                todo.append((strategy, seed, path))
+    if todo:
+        with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
+            futures = {pool.submit(run_one, s, seed, args.set, args.backend): (s, seed, path)
+                       for s, seed, path in todo}  # fmt: skip
+            for future, (strategy, seed, path) in futures.items():
+                summary = future.result()
+                write_text(path, json.dumps(summary, indent=1) + "\n")
+                sys.stderr.write(
+                    f"{strategy} seed {seed}: detection {summary['max_detection']}, visibility "
+                    f"{summary['max_visibility']}, {summary['wall_time_s']:.0f} s wall\n"
+                )
+    results = {}
+    for strategy in args.strategies:
+        runs = [json.loads((args.out / strategy / f"seed{seed}.json").read_text())
+                for seed in args.seeds]  # fmt: skip
+        results[strategy] = aggregate(runs)
+    sys.stderr.write(table(results) + "\n")
+    figures = {"bench": "paper_reproduction", "seeds": args.seeds, "overrides": args.set,
+               "results": results, "table": table(results),
+               "wall_time_s": time.perf_counter() - start, **machine()}  # fmt: skip
+    publish(figures, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
