@@ -152,6 +152,7 @@ def _visibility_png(path: Path, result: Any) -> None:
     a.set_ylabel("objective [px]")
     b.plot(t, [100 * r.visibility for r in records], label="optical visibility")
     b.plot(t, [100 * r.detection for r in records], label="detection coverage")
+    b.plot(t, [100 * r.integral for r in records], label="integral visibility")
     b.set_ylabel("%")
     b.set_xlabel("simulated time [s]")
     b.set_ylim(0, 100)

@@ -111,6 +111,7 @@ class _Blind:
             detection=detection,
             estimate=estimate,
             views=self.poses[near],
+            integral=total.image[0, ..., 0],
             mode="sample",
             info={"done": done},
         )

@@ -388,7 +388,14 @@ class PSO:
         self.was_detected = detected
 
         waypoints = np.column_stack([new_xy, self.altitudes])
-        views = self.history_poses[overlapping(self.history_poses, leader_pose, obs.camera)]
+        near = overlapping(self.history_poses, leader_pose, obs.camera)
+        views = self.history_poses[near]
+        integral = None
+        if near.any():
+            masks = np.stack([m for m, k in zip(self.history_masks, near, strict=True) if k])
+            integral = integrate(masks, views, leader_pose, camera=obs.camera, focal=obs.focal,
+                                 backend=self.backend,
+                                 sampling=obs.sampling).to_numpy().image[0, ..., 0]  # fmt: skip
         return Plan(
             waypoints=waypoints,
             objective=float(objective),
@@ -399,6 +406,7 @@ class PSO:
             detection=union,
             estimate=estimate,
             views=views,
+            integral=integral,
             mode=mode,
             info={"accepted": int(accepted.sum()), "heading": self.heading, "c3": self.c3},
         )

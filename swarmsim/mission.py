@@ -55,6 +55,8 @@ class IterationRecord:
         mode: Branch the strategy took.
         visibility: Optical visibility of target 0 through the result's views (0: no view).
         detection: Coverage of target 0 by the result's detection mask.
+        integral: Integral visibility of target 0: the result's integral image of anomaly masks
+            averaged over the target's footprint (the fraction of integrated views that flag it).
         detected: The strategy claims a detection and its estimate is within the scene's
             detection radius of the target.
         estimate: (2,) estimated target position (NaN: none).
@@ -72,6 +74,7 @@ class IterationRecord:
     mode: str
     visibility: float
     detection: float
+    integral: float
     detected: bool
     estimate: np.ndarray
     error: float
@@ -245,7 +248,7 @@ class Mission:
         start = _time.perf_counter()
         obs = self.observe()
         plan = self.strategy.plan(obs)
-        visibility, detection, target = self._score(plan, obs.time)
+        visibility, detection, integral, target = self._score(plan, obs.time)
         estimate = np.full(2, np.nan) if plan.estimate is None else np.asarray(plan.estimate)
         error = float(np.hypot(*(estimate - target)))
         radius = self.scene.mission.detection_radius
@@ -261,6 +264,7 @@ class Mission:
             mode=plan.mode,
             visibility=visibility,
             detection=detection,
+            integral=integral,
             detected=detected,
             estimate=estimate,
             error=error,
@@ -278,11 +282,12 @@ class Mission:
         self._wall += _time.perf_counter() - start
         return record
 
-    def _score(self, plan: Plan, t: float) -> tuple[float, float, np.ndarray]:
-        """(visibility, detection coverage, target position) of target 0 at time t."""
+    def _score(self, plan: Plan, t: float) -> tuple[float, float, float, np.ndarray]:
+        """(visibility, detection coverage, integral visibility, target position) of target 0
+        at time t."""
         world = self.world
         if not world.targets:
-            return math.nan, math.nan, np.full(2, np.nan)
+            return math.nan, math.nan, math.nan, np.full(2, np.nan)
         target = np.asarray(world.targets[0].position(t), np.float64)
         camera = world.camera
         visibility = 0.0
@@ -296,13 +301,17 @@ class Mission:
                 vpose = np.array([target[0], target[1], altitude, near[0, 3], 0.0])
                 value = optical_visibility(world, near, vpose, t=t, target=0).value
                 visibility = float(value) if math.isfinite(value) else 0.0
-        detection = 0.0
-        if plan.detection is not None and plan.view_pose is not None and plan.detection.any():
+        detection = integral = 0.0
+        flagged = plan.detection is not None and plan.detection.any()
+        seen = plan.integral is not None and plan.integral.any()
+        if plan.view_pose is not None and (flagged or seen):
             fp = target_footprint(world, plan.view_pose, t=t, target=0)
-            if fp.pixels:
+            if fp.pixels and flagged:
                 areas = pixel_areas(camera, plan.view_pose, self.focal)
                 detection = detection_coverage(plan.detection, fp.mask, areas)
-        return visibility, float(detection), target
+            if fp.pixels and seen:
+                integral = float(np.mean(plan.integral[fp.mask]))
+        return visibility, float(detection), float(integral), target
 
     def run(
         self,
@@ -365,6 +374,8 @@ def summarize(
         "max_visibility": None,
         "time_to_max_visibility_s": None,
         "max_detection": None,
+        "max_integral_visibility": None,
+        "time_to_max_integral_visibility_s": None,
         "detected": False,
         "time_to_detection_s": None,
         "detection_error_m": None,
@@ -377,6 +388,11 @@ def summarize(
     det = np.array([r.detection for r in records], np.float64)
     if len(det) and np.isfinite(det).any():
         out["max_detection"] = float(np.nanmax(det))
+    integral = np.array([r.integral for r in records], np.float64)
+    if len(integral) and np.isfinite(integral).any():
+        k = int(np.nanargmax(integral))
+        out["max_integral_visibility"] = float(integral[k])
+        out["time_to_max_integral_visibility_s"] = float(records[k].time)
     hits = [r for r in records if r.detected]
     if hits:
         out["detected"] = True
@@ -387,8 +403,8 @@ def summarize(
 
 TRACE_COLUMNS = (
     "iteration", "time_s", "leader", "objective", "history", "mode", "visibility", "detection",
-    "detected", "estimate_x", "estimate_y", "error_m", "target_x", "target_y", "flight_s",
-    "centroid_x", "centroid_y",
+    "integral_visibility", "detected", "estimate_x", "estimate_y", "error_m", "target_x",
+    "target_y", "flight_s", "centroid_x", "centroid_y",
 )  # fmt: skip
 
 
@@ -399,7 +415,8 @@ def trace_rows(records: list[IterationRecord]) -> list[list[Any]]:
         centre = r.positions[:, :2].mean(axis=0)
         row = [
             r.iteration, r.time, r.leader, r.objective, r.history, r.mode, r.visibility,
-            r.detection, int(r.detected), *r.estimate, r.error, *r.target, r.flight, *centre,
+            r.detection, r.integral, int(r.detected), *r.estimate, r.error, *r.target, r.flight,
+            *centre,
         ]  # fmt: skip
         row += list(r.positions.ravel())
         rows.append(row)

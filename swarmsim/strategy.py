@@ -67,6 +67,9 @@ class Plan:
         estimate: (2,) estimated target ground position in metres (None: none).
         views: (k, 5) poses of the images integrated into the result (for the visibility
             metric; None: none).
+        integral: (H, W) float fraction of the result's covering views whose anomaly masks flag
+            each pixel of ``view_pose``: the result's integral image (for the integral
+            visibility metric; None: none).
         mode: Short name of the branch taken (e.g. "scan", "converge").
         speed: Ground speed for this leg in m/s (None: the dynamics' default).
         info: Extra JSON-ready figures for the trace.
@@ -81,6 +84,7 @@ class Plan:
     detection: np.ndarray | None = None
     estimate: np.ndarray | None = None
     views: np.ndarray | None = None
+    integral: np.ndarray | None = None
     mode: str = ""
     speed: float | None = None
     info: dict[str, Any] = field(default_factory=dict)

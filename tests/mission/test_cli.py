@@ -44,7 +44,8 @@ def test_run_writes_summary_trace_and_figures(tmp_path: Path, main, capsys) -> N
     assert main(["run", "--out", str(out), "--seed", "4", *SMALL]) == 0
     summary = json.loads((out / "summary.json").read_text(), parse_constant=pytest.fail)
     for key in ("strategy", "seed", "sim_time_s", "wall_time_s", "iterations", "images",
-                "max_visibility", "time_to_max_visibility_s", "max_detection", "detected",
+                "max_visibility", "time_to_max_visibility_s", "max_detection",
+                "max_integral_visibility", "time_to_max_integral_visibility_s", "detected",
                 "time_to_detection_s", "detection_error_m"):  # fmt: skip
         assert key in summary, key
     assert summary["strategy"] == "pso" and summary["seed"] == 4

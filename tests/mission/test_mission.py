@@ -8,8 +8,10 @@ import pytest
 from controllers.baselines import lawnmower
 from controllers.registry import make_strategy
 from swarmsim.aperture.blobs import find_blobs
+from swarmsim.aperture.metrics import target_footprint
 from swarmsim.mission import Mission, elect_leader, trace_rows
 from swarmsim.scene import parse_scene
+from swarmsim.strategy import Plan
 from swarmsim.world.world import build_world
 
 # Open ground, 64² images: the person covers ~4 px, so the RX quantile keeps the top 0.1 %
@@ -137,3 +139,20 @@ def test_tracking_follows_a_target_walking_in_open_terrain() -> None:
     assert max(followed) < 4.0  # the swarm stays over it (its view is ~30 m wide)
     assert np.mean([r.detected for r in late]) > 0.7
     assert result.records[-1].error < 2.0
+
+
+def test_integral_visibility_averages_the_result_image_over_the_target() -> None:
+    mission = _mission()
+    obs = mission.observe()
+    pose = np.array([0.0, 6.0, 35.0, 0.0, 0.0])  # straight above the person
+    footprint = target_footprint(mission.world, pose, t=obs.time, target=0).mask
+    split = int(np.nonzero(footprint)[1].max())  # the result misses the person's last column
+    image = np.zeros(footprint.shape)
+    image[:, :split] = 1.0
+    plan = Plan(waypoints=obs.positions, view_pose=pose, integral=image)
+    _, _, integral, _ = mission._score(plan, obs.time)
+    expected = footprint[:, :split].sum() / footprint.sum()
+    assert 0.0 < expected < 1.0 and integral == pytest.approx(expected)
+    # In open terrain the PSO's history flags the person in most of its views.
+    summary = mission.run().summary
+    assert 0.3 < summary["max_integral_visibility"] <= 1.0
