@@ -15,6 +15,11 @@ per strategy, mean ± sd over the seeds of
 * how many runs detected the person (estimate within the scene's detection radius) and when;
 * simulated seconds per wall second.
 
+A second table repeats both visibilities counting only iterations whose result integrates at
+least ``--min-views`` views over the person (a maximum reached through one or two views is a
+glimpse, not a synthetic aperture), and gives their values at the end of the mission; a last one
+counts, seed by seed, how often one strategy's maximum beats another's (same forest).
+
 Runs are written one JSON file each under ``--out`` as they finish, and existing files are
 reused, so an interrupted reproduction resumes where it stopped. ``--workers`` runs missions in
 parallel processes.
@@ -70,6 +75,10 @@ def run_one(strategy: str, seed: int, overrides: list[str], backend: str | None)
         best = result.records[int(np.nanargmax(detection))]
         summary["time_to_max_detection_s"] = float(best.time)
     summary["realtime_factor"] = summary["sim_time_s"] / max(summary["wall_time_s"], 1e-9)
+    summary["trace"] = {
+        key: [float(getattr(r, key)) for r in result.records]
+        for key in ("time", "visibility", "integral", "detection", "views", "history")
+    }
     summary["scene"] = PAPER[strategy][0]
     summary["overrides"] = overrides
     return summary
@@ -83,13 +92,32 @@ def _mean_sd(values: list[float | None]) -> dict[str, Any]:
             else 0.0}  # fmt: skip
 
 
-def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
+def aperture_figures(run: dict[str, Any], min_views: float) -> dict[str, float | None]:
+    """Both visibilities' maxima over the iterations whose result covers the person with at
+    least ``min_views`` views, the times they are reached, and the values at the end."""
+    trace = run["trace"]
+    time_s = np.asarray(trace["time"], np.float64)
+    wide = np.asarray(trace["views"], np.float64) >= min_views
+    out: dict[str, float | None] = {}
+    for key in ("visibility", "integral"):
+        values = np.asarray(trace[key], np.float64)
+        ok = wide & np.isfinite(values)
+        k = int(np.argmax(np.where(ok, values, -np.inf))) if ok.any() else None
+        out[f"wide_max_{key}"] = None if k is None else float(values[k])
+        out[f"time_to_wide_max_{key}_s"] = None if k is None else float(time_s[k])
+        out[f"final_{key}"] = float(values[-1]) if len(values) else None
+    return out
+
+
+def aggregate(runs: list[dict[str, Any]], min_views: float = 10.0) -> dict[str, Any]:
     """Mean ± sd over the runs of one strategy."""
     keys = (
         "max_detection", "time_to_max_detection_s", "max_visibility", "time_to_max_visibility_s",
         "max_integral_visibility", "time_to_max_integral_visibility_s", "time_to_detection_s",
         "sim_time_s", "realtime_factor",
     )  # fmt: skip
+    runs = [{**r, **aperture_figures(r, min_views)} if "trace" in r else r for r in runs]
+    keys += tuple(k for k in runs[0] if k.startswith(("wide_", "time_to_wide_", "final_")))
     out: dict[str, Any] = {k: _mean_sd([r.get(k) for r in runs]) for k in keys}
     out["runs"] = len(runs)
     out["detected_runs"] = sum(bool(r["detected"]) for r in runs)
@@ -124,6 +152,57 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def aperture_table(results: dict[str, dict[str, Any]], min_views: float) -> str:
+    """Markdown table of the visibilities through at least ``min_views`` views, and at the end."""
+    lines = [
+        f"| strategy | optical visibility through ≥ {min_views:g} views, max % | at s "
+        f"| integral visibility through ≥ {min_views:g} views, max % | at s "
+        "| optical visibility at the end, % | integral visibility at the end, % |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, agg in results.items():
+        if "wide_max_visibility" not in agg:
+            continue
+        lines.append(
+            f"| {name} | {_pm(agg['wide_max_visibility'], 100)} "
+            f"| {_pm(agg['time_to_wide_max_visibility_s'])} "
+            f"| {_pm(agg['wide_max_integral'], 100)} | {_pm(agg['time_to_wide_max_integral_s'])} "
+            f"| {_pm(agg['final_visibility'], 100)} | {_pm(agg['final_integral'], 100)} |"
+        )
+    return "\n".join(lines)
+
+
+def paired_table(runs: dict[str, list[dict[str, Any]]], min_views: float) -> str:
+    """Markdown table: in how many seeds (same forest) the first strategy's maximum beats the
+    second's, per metric."""
+    metrics = {
+        "detection coverage": lambda r: r.get("max_detection"),
+        "optical visibility": lambda r: r.get("max_visibility"),
+        "integral visibility": lambda r: r.get("max_integral_visibility"),
+        f"optical visibility, ≥ {min_views:g} views": lambda r: aperture_figures(
+            r, min_views)["wide_max_visibility"] if "trace" in r else None,
+        f"integral visibility, ≥ {min_views:g} views": lambda r: aperture_figures(
+            r, min_views)["wide_max_integral"] if "trace" in r else None,
+    }  # fmt: skip
+    names = list(runs)
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
+    lines = ["| seeds where | " + " | ".join(metrics) + " |",
+             "|---|" + "---|" * len(metrics)]  # fmt: skip
+    for a, b in pairs:
+        cells = []
+        for value in metrics.values():
+            wins = total = 0
+            for ra, rb in zip(runs[a], runs[b], strict=True):
+                va, vb = value(ra), value(rb)
+                if va is None or vb is None:
+                    continue
+                total += 1
+                wins += va > vb
+            cells.append(f"{wins}/{total}")
+        lines.append(f"| {a} > {b} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
@@ -134,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="missions run in parallel")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="per-run JSON folder")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--min-views", type=float, default=10.0,
+                        help="views over the person for the second table's maxima")  # fmt: skip
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
@@ -154,14 +235,14 @@ def main(argv: list[str] | None = None) -> int:
                     f"{strategy} seed {seed}: detection {summary['max_detection']}, visibility "
                     f"{summary['max_visibility']}, {summary['wall_time_s']:.0f} s wall\n"
                 )
-    results = {}
-    for strategy in args.strategies:
-        runs = [json.loads((args.out / strategy / f"seed{seed}.json").read_text())
-                for seed in args.seeds]  # fmt: skip
-        results[strategy] = aggregate(runs)
-    sys.stderr.write(table(results) + "\n")
+    runs = {strategy: [json.loads((args.out / strategy / f"seed{seed}.json").read_text())
+                       for seed in args.seeds] for strategy in args.strategies}  # fmt: skip
+    results = {strategy: aggregate(r, args.min_views) for strategy, r in runs.items()}
+    tables = [table(results), aperture_table(results, args.min_views),
+              paired_table(runs, args.min_views)]  # fmt: skip
+    sys.stderr.write("\n\n".join(tables) + "\n")
     figures = {"bench": "paper_reproduction", "seeds": args.seeds, "overrides": args.set,
-               "results": results, "table": table(results),
+               "min_views": args.min_views, "results": results, "tables": tables,
                "wall_time_s": time.perf_counter() - start, **machine()}  # fmt: skip
     publish(figures, args.json)
     return 0

@@ -57,6 +57,8 @@ class IterationRecord:
         detection: Coverage of target 0 by the result's detection mask.
         integral: Integral visibility of target 0: the result's integral image of anomaly masks
             averaged over the target's footprint (the fraction of integrated views that flag it).
+        views: Mean number of the result's views that cover a point of target 0 (0: none): how
+            wide a synthetic aperture the two visibilities are measured through.
         detected: The strategy claims a detection and its estimate is within the scene's
             detection radius of the target.
         estimate: (2,) estimated target position (NaN: none).
@@ -75,6 +77,7 @@ class IterationRecord:
     visibility: float
     detection: float
     integral: float
+    views: float
     detected: bool
     estimate: np.ndarray
     error: float
@@ -248,7 +251,7 @@ class Mission:
         start = _time.perf_counter()
         obs = self.observe()
         plan = self.strategy.plan(obs)
-        visibility, detection, integral, target = self._score(plan, obs.time)
+        visibility, detection, integral, views, target = self._score(plan, obs.time)
         estimate = np.full(2, np.nan) if plan.estimate is None else np.asarray(plan.estimate)
         error = float(np.hypot(*(estimate - target)))
         radius = self.scene.mission.detection_radius
@@ -265,6 +268,7 @@ class Mission:
             visibility=visibility,
             detection=detection,
             integral=integral,
+            views=views,
             detected=detected,
             estimate=estimate,
             error=error,
@@ -282,15 +286,15 @@ class Mission:
         self._wall += _time.perf_counter() - start
         return record
 
-    def _score(self, plan: Plan, t: float) -> tuple[float, float, float, np.ndarray]:
-        """(visibility, detection coverage, integral visibility, target position) of target 0
-        at time t."""
+    def _score(self, plan: Plan, t: float) -> tuple[float, float, float, float, np.ndarray]:
+        """(visibility, detection coverage, integral visibility, covering views, target
+        position) of target 0 at time t."""
         world = self.world
         if not world.targets:
-            return math.nan, math.nan, math.nan, np.full(2, np.nan)
+            return math.nan, math.nan, math.nan, math.nan, np.full(2, np.nan)
         target = np.asarray(world.targets[0].position(t), np.float64)
         camera = world.camera
-        visibility = 0.0
+        visibility = covering = 0.0
         views = plan.views
         if views is not None and len(views):
             # Seen from above the target: views whose footprints miss it do not count anyway.
@@ -299,8 +303,10 @@ class Mission:
             near = views[np.hypot(views[:, 0] - target[0], views[:, 1] - target[1]) < reach]
             if len(near):
                 vpose = np.array([target[0], target[1], altitude, near[0, 3], 0.0])
-                value = optical_visibility(world, near, vpose, t=t, target=0).value
-                visibility = float(value) if math.isfinite(value) else 0.0
+                seen = optical_visibility(world, near, vpose, t=t, target=0)
+                visibility = float(seen.value) if math.isfinite(seen.value) else 0.0
+                if seen.footprint.pixels:
+                    covering = float(seen.covering[seen.footprint.mask].mean())
         detection = integral = 0.0
         flagged = plan.detection is not None and plan.detection.any()
         seen = plan.integral is not None and plan.integral.any()
@@ -311,7 +317,7 @@ class Mission:
                 detection = detection_coverage(plan.detection, fp.mask, areas)
             if fp.pixels and seen:
                 integral = float(np.mean(plan.integral[fp.mask]))
-        return visibility, float(detection), float(integral), target
+        return visibility, float(detection), float(integral), covering, target
 
     def run(
         self,
@@ -403,7 +409,7 @@ def summarize(
 
 TRACE_COLUMNS = (
     "iteration", "time_s", "leader", "objective", "history", "mode", "visibility", "detection",
-    "integral_visibility", "detected", "estimate_x", "estimate_y", "error_m", "target_x",
+    "integral_visibility", "views", "detected", "estimate_x", "estimate_y", "error_m", "target_x",
     "target_y", "flight_s", "centroid_x", "centroid_y",
 )  # fmt: skip
 
@@ -415,8 +421,8 @@ def trace_rows(records: list[IterationRecord]) -> list[list[Any]]:
         centre = r.positions[:, :2].mean(axis=0)
         row = [
             r.iteration, r.time, r.leader, r.objective, r.history, r.mode, r.visibility,
-            r.detection, r.integral, int(r.detected), *r.estimate, r.error, *r.target, r.flight,
-            *centre,
+            r.detection, r.integral, r.views, int(r.detected), *r.estimate, r.error, *r.target,
+            r.flight, *centre,
         ]  # fmt: skip
         row += list(r.positions.ravel())
         rows.append(row)

@@ -150,9 +150,20 @@ def test_integral_visibility_averages_the_result_image_over_the_target() -> None
     image = np.zeros(footprint.shape)
     image[:, :split] = 1.0
     plan = Plan(waypoints=obs.positions, view_pose=pose, integral=image)
-    _, _, integral, _ = mission._score(plan, obs.time)
+    _, _, integral, _, _ = mission._score(plan, obs.time)
     expected = footprint[:, :split].sum() / footprint.sum()
     assert 0.0 < expected < 1.0 and integral == pytest.approx(expected)
     # In open terrain the PSO's history flags the person in most of its views.
     summary = mission.run().summary
     assert 0.3 < summary["max_integral_visibility"] <= 1.0
+
+
+def test_views_counts_the_result_views_that_cover_the_target() -> None:
+    mission = _mission()
+    obs = mission.observe()
+    above = np.array([0.0, 6.0, 35.0, 0.0, 0.0])
+    far = np.array([200.0, 6.0, 35.0, 0.0, 0.0])  # its footprint misses the person
+    views = np.stack([above, above + [1.0, 0, 0, 0, 0], above - [0, 1.0, 0, 0, 0], far])
+    plan = Plan(waypoints=obs.positions, view_pose=above, views=views)
+    _, _, _, covering, _ = mission._score(plan, obs.time)
+    assert covering == pytest.approx(3.0)
