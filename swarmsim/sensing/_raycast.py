@@ -289,7 +289,7 @@ def trace(ox, oy, oz, dx, dy, dz, tmax, packed, leaf_fill,
                 iz = min(max(int((oz + tside * dz - loz) / gcell), 0), nzc - 1)
                 nextz = (loz + iz * gcell - oz) / dz
                 continue
-        c = ix + nxc * (iy + nyc * iz)
+        c = iz + nzc * (ix + nxc * iy)
         texit = min(nextx, min(nexty, nextz))
         for m in range(gstart[c], gstart[c + 1]):
             k = gitems[m]
