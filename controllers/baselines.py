@@ -23,7 +23,7 @@ import numpy as np
 
 from controllers.pso import direction, largest_area, line_offsets, overlapping, staggered_altitudes
 from swarmsim.aperture.blobs import find_blobs
-from swarmsim.aperture.integrate import integrate
+from swarmsim.aperture.integrate import foreground, integrate
 from swarmsim.strategy import Observation, Plan
 
 __all__ = ["BruteForce", "ParallelSampling", "lawnmower"]
@@ -86,7 +86,7 @@ class _Blind:
         masks = np.stack([m for m, k in zip(self.masks, near, strict=True) if k])
         total = integrate(masks, self.poses[near], view, camera=obs.camera, focal=obs.focal,
                           backend=self.backend, sampling=obs.sampling).to_numpy()  # fmt: skip
-        fg = total.sum[0, ..., 0] > 0
+        fg = foreground(total.sum[0, ..., 0])
         blobs = find_blobs(fg, camera=obs.camera, pose=view, focal=obs.focal)
         largest = blobs.largest()
         detection = np.zeros(fg.shape, np.bool_)

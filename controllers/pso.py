@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from swarmsim.aperture.blobs import find_blobs
-from swarmsim.aperture.integrate import integrate
+from swarmsim.aperture.integrate import foreground, integrate
 from swarmsim.strategy import Observation, Plan
 
 __all__ = [
@@ -334,7 +334,7 @@ class PSO:
         p = self.params
         leader = int(obs.leader)
         leader_pose = obs.poses[leader]
-        fg = np.asarray(obs.integral.sum[leader, ..., 0]) > 0
+        fg = foreground(np.asarray(obs.integral.sum[leader, ..., 0]))
         blob = find_blobs(fg).largest()
         shape = fg.shape
         box = blob.box_mask(shape) if blob is not None else np.zeros(shape, np.bool_)
@@ -347,14 +347,14 @@ class PSO:
             hist = integrate(masks, self.history_poses[near], leader_pose, camera=obs.camera,
                              focal=obs.focal, backend=self.backend,
                              sampling=obs.sampling).to_numpy()  # fmt: skip
-            history = hist.sum[0, ..., 0] > 0
+            history = foreground(hist.sum[0, ..., 0])
         # Each new image registered on its own: one channel per image in one batched call.
         n, h, w = obs.masks.shape
         onehot = np.zeros((n, h, w, n), np.uint8)
         onehot[np.arange(n), :, :, np.arange(n)] = obs.masks
         single = integrate(onehot, obs.poses, leader_pose, camera=obs.camera, focal=obs.focal,
                            backend=self.backend, sampling=obs.sampling).to_numpy()  # fmt: skip
-        candidates = np.moveaxis(single.sum[0] > 0, -1, 0)
+        candidates = np.moveaxis(foreground(single.sum[0]), -1, 0)
         accepted, objective, union = greedy_history(history, candidates, box)
         for i in np.flatnonzero(accepted):
             self.history_masks.append(obs.masks[i])

@@ -24,7 +24,7 @@ import numpy as np
 from swarmsim.aperture.blobs import find_blobs
 from swarmsim.aperture.detect import anomaly_masks
 from swarmsim.aperture.experiment import detection_stack
-from swarmsim.aperture.integrate import FocalPlane, integrate
+from swarmsim.aperture.integrate import FocalPlane, foreground, integrate
 from swarmsim.aperture.metrics import (
     detection_coverage,
     optical_visibility,
@@ -231,7 +231,7 @@ class Mission:
         sampling = config.sampling
         integral = integrate(masks, poses, poses, camera=camera, focal=self.focal,
                              backend=self.backend, sampling=sampling).to_numpy()  # fmt: skip
-        leader, areas = elect_leader(integral.sum[..., 0] > 0)
+        leader, areas = elect_leader(foreground(integral.sum[..., 0]))
         return Observation(
             time=t,
             iteration=len(self.records),

@@ -26,6 +26,7 @@ from swarmsim.aperture.integrate import (
     FocalSurface,
     Integral,
     focal_points,
+    foreground,
     integrate,
     pixel_directions,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "false_alarm_area",
     "find_blobs",
     "focal_points",
+    "foreground",
     "focal_visibility",
     "integrate",
     "integrated_mask",

@@ -25,6 +25,7 @@ import numba
 import numpy as np
 
 from swarmsim.aperture import _cpu
+from swarmsim.aperture.integrate import foreground
 from swarmsim.backend import to_numpy
 
 #: The AOS swarm's RX threshold: keep pixels above this quantile of the scores (top 0.02 %).
@@ -291,11 +292,13 @@ def integrated_mask(integral: Any, *, min_fraction: float = 0.0, channel: int = 
     Args:
         integral: A :class:`swarmsim.aperture.Integral` of (n, H, W) bool or 0/1 masks.
         min_fraction: Flag pixels whose fraction of covering views that flagged them exceeds
-            this; the default 0 flags any pixel some view flagged (the union, as the AOS swarm).
+            this; the default 0 flags any pixel some view flagged (the union, as the AOS swarm;
+            weights below `swarmsim.aperture.integrate.FOREGROUND_MIN` are rounding, not flags).
         channel: Channel of the integral holding the masks.
 
     Returns:
         (m, H, W) bool masks.
     """
     image = np.asarray(to_numpy(integral.image))[..., channel]
-    return (image > min_fraction) & np.asarray(to_numpy(integral.valid))
+    flagged = foreground(np.asarray(to_numpy(integral.sum))[..., channel])
+    return (image > min_fraction) & flagged & np.asarray(to_numpy(integral.valid))

@@ -151,6 +151,19 @@ class FocalSurface:
 
 Focal = FocalPlane | FocalSurface
 
+#: Smallest integrated mask weight that counts as foreground. When a virtual view coincides
+#: with a real one (every nadir capture seen from its own pose), samples land exactly on pixel
+#: centres and the bilinear weight of the neighbouring pixel is zero up to rounding (~1e-8,
+#: different on the CPU and the GPU); counting that as foreground dilated blobs by a pixel at
+#: random. 1e-4 is far above rounding and far below any real overlap.
+FOREGROUND_MIN = 1e-4
+
+
+def foreground(values: Any) -> Any:
+    """Boolean mask of the integrated anomaly weights ``values`` (any array shape) that count as
+    foreground: above :data:`FOREGROUND_MIN`."""
+    return values > FOREGROUND_MIN
+
 
 @dataclass(frozen=True, eq=False)
 class Integral:

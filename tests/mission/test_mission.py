@@ -167,3 +167,19 @@ def test_views_counts_the_result_views_that_cover_the_target() -> None:
     plan = Plan(waypoints=obs.positions, view_pose=above, views=views)
     _, _, _, covering, _ = mission._score(plan, obs.time)
     assert covering == pytest.approx(3.0)
+
+
+def test_cuda_backend_flies_the_same_mission_as_cpu() -> None:
+    # Under NUMBA_ENABLE_CUDASIM (no GPU) the kernels run in numba's simulator: keep it tiny.
+    overrides = ("camera.resolution=[16, 16]", "swarm.drones=2", "mission.max_iterations=3",
+                 "mission.quantile=0.99")  # fmt: skip
+    cpu = _mission(overrides).run()
+    scene = parse_scene(TINY, overrides=(*overrides, "run.backend=cuda"))
+    cuda = Mission(scene=scene, world=build_world(scene), backend="cuda",
+                   strategy=make_strategy(scene, backend="cuda")).run()  # fmt: skip
+    assert len(cuda.records) == len(cpu.records) == 3
+    for a, b in zip(cpu.records, cuda.records, strict=True):
+        assert a.mode == b.mode and a.leader == b.leader and a.history == b.history
+        np.testing.assert_allclose(b.positions, a.positions, atol=1e-9)
+        assert b.objective == a.objective
+        assert b.visibility == pytest.approx(a.visibility, abs=1e-9)
