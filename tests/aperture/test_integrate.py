@@ -13,6 +13,7 @@ from swarmsim.aperture.integrate import (
     FocalPlane,
     FocalSurface,
     focal_points,
+    foreground,
     integrate,
     plane_homographies,
 )
@@ -183,6 +184,18 @@ def test_masks_integrate_like_floats_and_count_flagging_views(virtual) -> None:
         assert as_bool.sum.min() >= 0.0 and np.all(as_bool.sum[..., 0] <= as_bool.count + 1e-5)
     # With nearest sampling the sum counts the views that flagged the point.
     assert np.all(as_bool.sum[..., 0] == np.round(as_bool.sum[..., 0]))
+
+
+@pytest.mark.parametrize("height", [0.0, 2.0])
+def test_a_mask_seen_from_its_own_pose_is_its_own_foreground(height) -> None:
+    # Samples land on pixel centres, so the neighbours' bilinear weights are zero but for
+    # rounding (7e-15 here for off-origin and yawed poses): "> 0" would dilate the mask.
+    rng = np.random.default_rng(3)
+    poses = [[0.0, 0.0, 35.0, 0.0, 0.0], [3.3, -1.7, 38.0, 0.0, 0.0], [1.0, 2.0, 41.0, 0.7, 0.0]]
+    for pose in np.array(poses)[:, None, :]:
+        mask = rng.random((1, CAMERA.height, CAMERA.width)) < 0.05
+        total = integrate(mask, pose, pose, camera=CAMERA, focal=FocalPlane(height=height))
+        np.testing.assert_array_equal(foreground(total.sum[0, ..., 0]), mask[0])
 
 
 @pytest.mark.parametrize("sampling", ["bilinear", "nearest"])
