@@ -112,6 +112,14 @@ def aperture_figures(run: dict[str, Any], min_views: float) -> dict[str, float |
     return out
 
 
+def with_aperture(run: dict[str, Any], min_views: float) -> dict[str, Any]:
+    """The run with its `aperture_figures` merged in (once: an enriched run is returned as is;
+    a run without a trace gains nothing)."""
+    if "trace" not in run or "wide_max_visibility" in run:
+        return run
+    return {**run, **aperture_figures(run, min_views)}
+
+
 def aggregate(runs: list[dict[str, Any]], min_views: float = 10.0) -> dict[str, Any]:
     """Mean ± sd over the runs of one strategy."""
     keys = (
@@ -119,7 +127,7 @@ def aggregate(runs: list[dict[str, Any]], min_views: float = 10.0) -> dict[str, 
         "max_integral_visibility", "time_to_max_integral_visibility_s", "time_to_detection_s",
         "sim_time_s", "realtime_factor",
     )  # fmt: skip
-    runs = [{**r, **aperture_figures(r, min_views)} if "trace" in r else r for r in runs]
+    runs = [with_aperture(r, min_views) for r in runs]
     keys += tuple(k for k in runs[0] if k.startswith(("wide_", "time_to_wide_", "final_")))
     out: dict[str, Any] = {k: _mean_sd([r.get(k) for r in runs]) for k in keys}
     out["runs"] = len(runs)
@@ -182,11 +190,10 @@ def paired_table(runs: dict[str, list[dict[str, Any]]], min_views: float) -> str
         "detection coverage": lambda r: r.get("max_detection"),
         "optical visibility": lambda r: r.get("max_visibility"),
         "integral visibility": lambda r: r.get("max_integral_visibility"),
-        f"optical visibility, ≥ {min_views:g} views": lambda r: aperture_figures(
-            r, min_views)["wide_max_visibility"] if "trace" in r else None,
-        f"integral visibility, ≥ {min_views:g} views": lambda r: aperture_figures(
-            r, min_views)["wide_max_integral"] if "trace" in r else None,
-    }  # fmt: skip
+        f"optical visibility, ≥ {min_views:g} views": lambda r: r.get("wide_max_visibility"),
+        f"integral visibility, ≥ {min_views:g} views": lambda r: r.get("wide_max_integral"),
+    }
+    runs = {name: [with_aperture(r, min_views) for r in rs] for name, rs in runs.items()}
     names = list(runs)
     pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
     lines = ["| seeds where | " + " | ".join(metrics) + " |",
@@ -240,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
     runs = {strategy: [json.loads((args.out / strategy / f"seed{seed}.json").read_text())
                        for seed in args.seeds] for strategy in args.strategies}  # fmt: skip
+    runs = {name: [with_aperture(r, args.min_views) for r in rs] for name, rs in runs.items()}
     results = {strategy: aggregate(r, args.min_views) for strategy, r in runs.items()}
     tables = [table(results), aperture_table(results, args.min_views),
               paired_table(runs, args.min_views)]  # fmt: skip
