@@ -163,12 +163,10 @@ def hit_primitive(packed, k, ox, oy, oz, dx, dy, dz, tmin, tmax, leaf_fill):
 
 
 @register_jitable
-def trace(ox, oy, oz, dx, dy, dz, tmax, packed, leaf_fill,
-          glo, gcell, gdims, gstart, gitems, gtop, tpacked, tbound, tstart):  # fmt: skip
-    """First hit of a unit-direction ray: returns ``(t, hit_code, index)``.
+def hit_ground_or_target(ox, oy, oz, dx, dy, dz, tmax, tpacked, tbound, tstart):
+    """First hit ``(t, hit_code, index)`` of the ray with the ground or a target before tmax.
 
-    The ground plane and the few target primitives (behind one bounding sphere per target) are
-    tested first; their distance bounds the walk through the voxel grid of static primitives.
+    The few target primitives are tested only where the ray meets their target's bounding sphere.
     """
     best = tmax
     code = HIT_NONE
@@ -188,6 +186,18 @@ def trace(ox, oy, oz, dx, dy, dz, tmax, packed, leaf_fill,
                 best = t
                 code = HIT_TARGET
                 index = k
+    return best, code, index
+
+
+@register_jitable
+def trace(ox, oy, oz, dx, dy, dz, tmax, packed, leaf_fill,
+          glo, gcell, gdims, gstart, gitems, gtop, tpacked, tbound, tstart):  # fmt: skip
+    """First hit of a unit-direction ray: returns ``(t, hit_code, index)``.
+
+    The ground plane and the few target primitives (behind one bounding sphere per target) are
+    tested first; their distance bounds the walk through the voxel grid of static primitives.
+    """
+    best, code, index = hit_ground_or_target(ox, oy, oz, dx, dy, dz, tmax, tpacked, tbound, tstart)
 
     # Clip the ray to the grid box (slab method).
     t0 = 0.0

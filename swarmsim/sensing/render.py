@@ -1,9 +1,12 @@
 """Batched thermal + RGB rendering of n drone cameras by ray casting.
 
-``render(world, poses, t)`` renders every camera of the batch in one kernel call. On the ``cpu``
-backend a numba kernel runs in parallel over the image rows of all cameras; on ``cuda`` a
-numba.cuda kernel runs one thread per pixel and the results stay on the device (CuPy arrays when
-CuPy is installed).
+``render(world, poses, t)`` renders every camera of the batch in one call. Two methods find each
+pixel's first hit, with the same ray-primitive arithmetic and the same images: ``"trace"`` walks
+every ray through the voxel grid (image order), ``"splat"`` tests each primitive only on the
+pixels of its projected footprint (object order, CPU only, about twice as fast: see
+``_splat``). On the ``cpu`` backend numba kernels run in parallel over image rows; on ``cuda`` a
+numba.cuda kernel traces one thread per pixel and the results stay on the device (CuPy arrays
+when CuPy is installed).
 """
 
 from __future__ import annotations
@@ -15,9 +18,12 @@ from typing import Any
 import numpy as np
 
 from swarmsim.backend import array_module, resolve_backend, to_numpy
-from swarmsim.sensing import _cpu
+from swarmsim.sensing import _cpu, _splat
 from swarmsim.sensing.camera import Camera, as_poses, pose_matrices
 from swarmsim.sensing.thermal import add_sensor_noise, dequantize_thermal, quantize_thermal
+
+#: Ways to find each pixel's first hit (see the module docstring).
+RENDER_METHODS = ("auto", "splat", "trace")
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,7 @@ def render(
     backend: str = "auto",
     rng: np.random.Generator | None = None,
     camera: Camera | None = None,
+    method: str = "auto",
 ) -> Frames:
     """Render a batch of cameras.
 
@@ -87,6 +94,8 @@ def render(
         backend: ``"cpu"``, ``"cuda"`` or ``"auto"``.
         rng: Source of thermal sensor noise (NETD from the scene); ``None`` renders noise-free.
         camera: Intrinsics; defaults to the scene's camera.
+        method: ``"splat"`` (object order, cpu only), ``"trace"`` (image order) or ``"auto"``
+            (splat on the cpu, trace on cuda). Both give the same images.
 
     Returns:
         Frames with arrays of shape (n, H, W) (rgb (n, H, W, 3)).
@@ -94,12 +103,15 @@ def render(
     poses = as_poses(poses)
     camera = world.camera if camera is None else camera
     backend = resolve_backend(backend)
+    method = _resolve_method(method, backend)
     cams = pose_matrices(poses)
     targets = world.target_geometry(t)
     if backend == "cuda":
         from swarmsim.sensing import _cuda
 
         outputs = _cuda.render(world, targets, cams, camera)
+    elif method == "splat":
+        outputs = _splat_render(world, targets, cams, camera)
     else:
         outputs = _cpu.empty_outputs(len(poses), camera.height, camera.width)
         ground = world.ground
@@ -123,6 +135,42 @@ def render(
         poses=poses,
         time=float(t),
     )
+
+
+def _resolve_method(method: str, backend: str) -> str:
+    if method not in RENDER_METHODS:
+        raise ValueError(f"method: expected one of {', '.join(RENDER_METHODS)}, got {method!r}")
+    if method == "auto":
+        return "splat" if backend == "cpu" else "trace"
+    if method == "splat" and backend != "cpu":
+        raise ValueError("method: 'splat' runs on the cpu backend only; use 'trace' or 'auto'")
+    return method
+
+
+def _splat_render(world: Any, targets: Any, cams: np.ndarray, camera: Camera) -> tuple:
+    """Cull and splat the world's primitives into n cameras (``_splat``)."""
+    cached = world.device_cache.get("splat")
+    if cached is None:
+        cached = _splat.bounding_capsules(world.packed)
+        world.device_cache["splat"] = cached
+    bounds, order = cached
+    n, m = len(cams), len(order)
+    prim_k = np.empty((n, m), np.int32)
+    prim_geo = np.empty((n, m, 5))
+    prim_rows = np.empty((n, m, 2), np.int32)
+    prim_count = np.empty(n, np.int32)
+    _splat.cull_kernel(cams, camera.focal, camera.width, camera.height, bounds, order, prim_k,
+                       prim_geo, prim_rows, prim_count)  # fmt: skip
+    outputs = _cpu.empty_outputs(n, camera.height, camera.width)
+    p = world.primitives
+    _splat.splat_kernel(
+        cams, camera.focal, camera.width, camera.height, world.packed, p.label, p.temperature,
+        p.albedo, world.sunlit, world.leaf_fill, targets.packed, targets.primitives.owner,
+        targets.primitives.temperature, targets.primitives.albedo, targets.sunlit, targets.bound,
+        targets.start, world.ground.packed, world.light, prim_k, prim_geo, prim_rows, prim_count,
+        *outputs,
+    )  # fmt: skip
+    return outputs
 
 
 def _sensor(thermal: Any, settings: Any, rng: np.random.Generator | None, backend: str) -> Any:

@@ -59,13 +59,14 @@ POSES = [
 ]
 
 
+@pytest.mark.parametrize("method", ["splat", "trace"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("leaf_fill", [1.0, 0.6])
-def test_renderer_equals_brute_force(seed: int, leaf_fill: float) -> None:
+def test_renderer_equals_brute_force(seed: int, leaf_fill: float, method: str) -> None:
     rng = np.random.default_rng(seed)
     prims = random_primitives(rng)
     world = make_world(prims, leaf_fill=leaf_fill, grid_cell=[0.4, 1.0, 2.5][seed])
-    frames = render(world, POSES, backend="cpu")
+    frames = render(world, POSES, backend="cpu", method=method)
     for c, pose in enumerate(POSES):
         origins, dirs = pixel_rays(world.camera, pose)
         depth, label = reference_cast(
@@ -76,6 +77,33 @@ def test_renderer_equals_brute_force(seed: int, leaf_fill: float) -> None:
         hit = np.isfinite(depth)
         np.testing.assert_array_equal(np.isfinite(frames.depth[c].ravel()), hit)
         np.testing.assert_allclose(frames.depth[c].ravel()[hit], depth[hit], rtol=1e-4)
+
+
+def test_splat_renders_the_same_images_as_trace_in_a_forest() -> None:
+    """Object order against image order on a real forest, from above the canopy and from
+    inside it looking sideways, where branches straddle the camera plane."""
+    from swarmsim.scene import load_scene
+    from swarmsim.world.world import build_world
+
+    world = build_world(load_scene(None, ["camera.resolution=[96, 80]"]))
+    trunk = world.primitives.a[np.argmax(world.primitives.radius)]
+    poses = [
+        (0.0, 0.0, 35.0, 0.0, 0.0),
+        (3.0, -4.0, 44.0, 0.7, 0.3),
+        (trunk[0] + 1.0, trunk[1], 8.0, 0.0, math.radians(80.0)),
+        (trunk[0], trunk[1] - 2.0, 12.0, 2.0, math.radians(60.0)),
+    ]
+    splat = render(world, poses, backend="cpu", method="splat")
+    trace = render(world, poses, backend="cpu", method="trace")
+    assert np.mean(splat.label == 1) > 0.01 and np.mean(splat.label == 2) > 0.3
+    for name in ("thermal", "rgb", "depth", "label", "target_id"):
+        np.testing.assert_array_equal(getattr(splat, name), getattr(trace, name), err_msg=name)
+
+
+def test_render_rejects_an_unknown_method() -> None:
+    world = make_world(Primitives.empty())
+    with pytest.raises(ValueError, match="method"):
+        render(world, (0.0, 0.0, 10.0), method="raster")
 
 
 def test_cast_rays_equals_brute_force_in_all_directions() -> None:
