@@ -367,7 +367,7 @@ def surface_normal(packed, k, px, py, pz, dx, dy, dz):
     return nx, ny, nz
 
 
-@register_jitable
+@register_jitable(inline="always")
 def bilinear_weights(rows, cols, x0, y0, cell, x, y):
     """Corner indices and weights of a bilinear sample of a raster (rows along y from y0,
     columns along x from x0), clamped at the edges: ``(i0, i1, j0, j1, wy, wx)``."""
@@ -380,7 +380,7 @@ def bilinear_weights(rows, cols, x0, y0, cell, x, y):
     return i0, i1, j0, j1, fy - i0, fx - j0
 
 
-@register_jitable
+@register_jitable(inline="always")
 def sample(raster, ch, i0, i1, j0, j1, wy, wx):
     """Bilinear sample of channel ``ch`` of a (rows, cols, channels) raster."""
     top = (1.0 - wx) * raster[i0, j0, ch] + wx * raster[i0, j1, ch]
@@ -388,14 +388,14 @@ def sample(raster, ch, i0, i1, j0, j1, wy, wx):
     return (1.0 - wy) * top + wy * bottom
 
 
-@register_jitable
+@register_jitable(inline="always")
 def encode_srgb(x):
     """Linear radiance in [0, 1] to 8 bits with display gamma 2 (a square root: pow is slow)."""
     x = min(max(x, 0.0), 1.0)
     return int(255.0 * math.sqrt(x) + 0.5)
 
 
-@register_jitable
+@register_jitable(inline="always")
 def shade(code, index, t, ox, oy, oz, dx, dy, dz, packed, labels, temperature, albedo,
           sunlit, tpacked, towner, ttemperature, talbedo, tsunlit, ground, light):  # fmt: skip
     """Radiometry of a hit: ``(thermal degC, r, g, b linear, label, target index or -1)``.
@@ -452,7 +452,7 @@ def shade(code, index, t, ox, oy, oz, dx, dy, dz, packed, labels, temperature, a
     )
 
 
-@register_jitable
+@register_jitable(inline="always")
 def pixel_ray(c, i, j, cams, focal, width, height):
     """Origin and unit direction of the ray through pixel (row i, column j) of camera c."""
     xc = (j + 0.5 - 0.5 * width) / focal
@@ -473,7 +473,7 @@ def trace_pixel(c, i, j, cams, focal, width, height, packed, leaf_fill, glo, gce
                  gitems, gtop, tpacked, tbound, tstart)  # fmt: skip
 
 
-@register_jitable
+@register_jitable(inline="always")
 def shade_pixel(c, i, j, t, code, index, cams, focal, width, height, packed, labels,
                 temperature, albedo, sunlit, tpacked, towner, ttemperature, talbedo, tsunlit,
                 ground, light, out_thermal, out_rgb, out_depth, out_label, out_target):  # fmt: skip

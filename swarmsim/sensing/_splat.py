@@ -21,12 +21,14 @@ from swarmsim.sensing._cpu import _FASTMATH
 from swarmsim.sensing._raycast import (
     HIT_STATIC,
     hit_ground_or_target,
-    hit_primitive,
     pixel_ray,
+    ray_capsule,
+    ray_disc,
+    ray_sphere,
     shade_pixel,
 )
 
-#: Image rows per task of the parallel loop (a band's rays and nearest hits stay in cache).
+#: Image rows per task of the splat loop (a band's rays and nearest hits stay in cache).
 BAND = 32
 #: Footprint columns of the per-camera projection records (see :func:`cull_kernel`).
 UA, VA, UB, VB, RHO = range(5)
@@ -146,110 +148,147 @@ def _span(geo, c, q, i, width):
 
 
 @nb.njit(cache=True, fastmath=_FASTMATH, error_model="numpy", inline="always")
-def _disc_span(cams, c, focal, width, height, packed, k, i, j0, j1):
-    """Narrow the columns ``(j0, j1)`` of row ``i`` to the chord the row's plane of rays cuts
-    from disc ``k``: the image of that chord, plus ``SLACK``.
+def _disc_conic(cams, c, packed, k):
+    """Conic ``(m00, m01, m02, m11, m12, m22)`` of disc ``k`` in camera ``c``: the ray through
+    normalised image point ``g = (x, y, 1)`` meets the disc iff ``g^T M g <= 0``.
 
-    The rays of a row span a plane through the camera centre; it meets the disc's plane in a
-    line, whose points within the radius of the centre are the chord. A disc (nearly) parallel
-    to the row's plane keeps the given columns.
+    With ``e`` the centre relative to the camera, ``n`` the normal and ``K = n.e`` (camera
+    coordinates), the ray meets the disc's plane at ``s = K / n.d`` and the radius condition
+    ``|s d - e|^2 <= r^2`` times ``(n.d)^2`` is the quadratic form
+    ``M = K^2 I - K (n e^T + e n^T) + (|e|^2 - r^2) n n^T``.
     """
-    yc = (i + 0.5 - 0.5 * height) / focal
-    # Normal of the row's plane: right x (yc down + optical).
-    fx = yc * cams[c, 6] + cams[c, 9]
-    fy = yc * cams[c, 7] + cams[c, 10]
-    fz = yc * cams[c, 8] + cams[c, 11]
-    mx = cams[c, 4] * fz - cams[c, 5] * fy
-    my = cams[c, 5] * fx - cams[c, 3] * fz
-    mz = cams[c, 3] * fy - cams[c, 4] * fx
-    nx = float(packed[k, 4])
-    ny = float(packed[k, 5])
-    nz = float(packed[k, 6])
-    mn = mx * nx + my * ny + mz * nz
-    wx = mx - mn * nx
-    wy = my - mn * ny
-    wz = mz - mn * nz
-    ww = wx * wx + wy * wy + wz * wz
-    if ww < 1e-12 * (mx * mx + my * my + mz * mz):
-        return j0, j1
-    cx = float(packed[k, 0]) - cams[c, 0]
-    cy = float(packed[k, 1]) - cams[c, 1]
-    cz = float(packed[k, 2]) - cams[c, 2]
-    alpha = -(mx * cx + my * cy + mz * cz) / ww
+    ex = float(packed[k, 0]) - cams[c, 0]
+    ey = float(packed[k, 1]) - cams[c, 1]
+    ez = float(packed[k, 2]) - cams[c, 2]
+    wx = float(packed[k, 4])
+    wy = float(packed[k, 5])
+    wz = float(packed[k, 6])
     r = float(packed[k, 3])
-    h2 = r * r - alpha * alpha * ww
-    if h2 < 0.0:
-        return 1, 0
-    # Chord direction n x m, scaled to the half chord length.
-    ex = ny * mz - nz * my
-    ey = nz * mx - nx * mz
-    ez = nx * my - ny * mx
-    scale = math.sqrt(h2 / (ex * ex + ey * ey + ez * ez))
-    px = cx + alpha * wx
-    py = cy + alpha * wy
-    pz = cz + alpha * wz
-    ulo = math.inf
-    uhi = -math.inf
-    for sign in (-1.0, 1.0):
-        qx = px + sign * scale * ex
-        qy = py + sign * scale * ey
-        qz = pz + sign * scale * ez
-        depth = qx * cams[c, 9] + qy * cams[c, 10] + qz * cams[c, 11]
-        if depth <= NEAR:
-            return j0, j1
-        u = focal * (qx * cams[c, 3] + qy * cams[c, 4] + qz * cams[c, 5]) / depth + 0.5 * width
-        ulo = min(ulo, u)
-        uhi = max(uhi, u)
-    return max(j0, int(math.ceil(ulo - SLACK - 0.5))), min(j1, int(math.floor(uhi + SLACK - 0.5)))
+    e0 = ex * cams[c, 3] + ey * cams[c, 4] + ez * cams[c, 5]
+    e1 = ex * cams[c, 6] + ey * cams[c, 7] + ez * cams[c, 8]
+    e2 = ex * cams[c, 9] + ey * cams[c, 10] + ez * cams[c, 11]
+    n0 = wx * cams[c, 3] + wy * cams[c, 4] + wz * cams[c, 5]
+    n1 = wx * cams[c, 6] + wy * cams[c, 7] + wz * cams[c, 8]
+    n2 = wx * cams[c, 9] + wy * cams[c, 10] + wz * cams[c, 11]
+    kk = n0 * e0 + n1 * e1 + n2 * e2
+    q = e0 * e0 + e1 * e1 + e2 * e2 - r * r
+    k2 = kk * kk
+    return (
+        k2 - 2.0 * kk * n0 * e0 + q * n0 * n0,
+        -kk * (n0 * e1 + e0 * n1) + q * n0 * n1,
+        -kk * (n0 * e2 + e0 * n2) + q * n0 * n2,
+        k2 - 2.0 * kk * n1 * e1 + q * n1 * n1,
+        -kk * (n1 * e2 + e1 * n2) + q * n1 * n2,
+        k2 - 2.0 * kk * n2 * e2 + q * n2 * n2,
+    )
 
 
 @nb.njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
-def splat_kernel(cams, focal, width, height, packed, labels, temperature, albedo, sunlit,
-                 leaf_fill, tpacked, towner, ttemperature, talbedo, tsunlit, tbound, tstart,
-                 ground, light, prim_k, prim_geo, prim_rows, prim_count,
-                 out_thermal, out_rgb, out_depth, out_label, out_target):  # fmt: skip
-    """Render n cameras from the footprints of :func:`cull_kernel`, one task per row band."""
+def rays_kernel(cams, focal, width, height, tpacked, tbound, tstart, dirs, best, code, index):
+    """Every pixel's ray direction and its first hit with the ground or a target."""
+    for row in nb.prange(cams.shape[0] * height):
+        c = row // height
+        i = row - c * height
+        for j in range(width):
+            ox, oy, oz, dx, dy, dz = pixel_ray(c, i, j, cams, focal, width, height)
+            dirs[c, i, j, 0] = dx
+            dirs[c, i, j, 1] = dy
+            dirs[c, i, j, 2] = dz
+            best[c, i, j], code[c, i, j], index[c, i, j] = hit_ground_or_target(
+                ox, oy, oz, dx, dy, dz, math.inf, tpacked, tbound, tstart
+            )
+
+
+@nb.njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
+def splat_kernel(cams, focal, width, height, packed, leaf_fill, bounds, prim_k, prim_geo,
+                 prim_rows, prim_count, dirs, best, code, index):  # fmt: skip
+    """Nearer hits of the static primitives, one task per band of image rows of a camera.
+
+    Footprint pixels whose nearest hit so far is closer than the primitive's bounding sphere
+    are skipped before any ray test; splatting high primitives first makes that common.
+    Discs are narrowed row by row to the exact span of their image (:func:`_disc_conic`).
+    """
     bands = (height + BAND - 1) // BAND
     for task in nb.prange(cams.shape[0] * bands):
         c = task // bands
         r0 = (task - c * bands) * BAND
         r1 = min(r0 + BAND, height)
-        dirs = np.empty((r1 - r0, width, 3))
-        best = np.empty((r1 - r0, width))
-        code = np.empty((r1 - r0, width), np.int8)
-        index = np.empty((r1 - r0, width), np.int32)
         ox = cams[c, 0]
         oy = cams[c, 1]
         oz = cams[c, 2]
-        for i in range(r0, r1):
-            for j in range(width):
-                ox, oy, oz, dx, dy, dz = pixel_ray(c, i, j, cams, focal, width, height)
-                dirs[i - r0, j, 0] = dx
-                dirs[i - r0, j, 1] = dy
-                dirs[i - r0, j, 2] = dz
-                best[i - r0, j], code[i - r0, j], index[i - r0, j] = hit_ground_or_target(
-                    ox, oy, oz, dx, dy, dz, math.inf, tpacked, tbound, tstart
-                )
         for q in range(prim_count[c]):
             if prim_rows[c, q, 1] < r0 or prim_rows[c, q, 0] >= r1:
                 continue
             k = prim_k[c, q]
-            disc = packed[k, 7] == 2 and prim_geo[c, q, RHO] >= 0.0
+            ax = packed[k, 0]
+            ay = packed[k, 1]
+            az = packed[k, 2]
+            r = packed[k, 3]
+            bx = packed[k, 4]
+            by = packed[k, 5]
+            bz = packed[k, 6]
+            kind = int(packed[k, 7])
+            mx = 0.5 * (bounds[k, 0] + bounds[k, 3]) - ox
+            my = 0.5 * (bounds[k, 1] + bounds[k, 4]) - oy
+            mz = 0.5 * (bounds[k, 2] + bounds[k, 5]) - oz
+            hx = 0.5 * (bounds[k, 3] - bounds[k, 0])
+            hy = 0.5 * (bounds[k, 4] - bounds[k, 1])
+            hz = 0.5 * (bounds[k, 5] - bounds[k, 2])
+            tnear = (math.sqrt(mx * mx + my * my + mz * mz) - math.sqrt(hx * hx + hy * hy + hz * hz)
+                     - bounds[k, 6]) * (1.0 - 1e-9) - 1e-9  # fmt: skip
+            conic = kind == 2 and prim_geo[c, q, RHO] >= 0.0
+            if conic:
+                m00, m01, m02, m11, m12, m22 = _disc_conic(cams, c, packed, k)
+                conic = m00 > 0.0
             for i in range(max(prim_rows[c, q, 0], r0), min(prim_rows[c, q, 1] + 1, r1)):
                 j0, j1 = _span(prim_geo, c, q, i, width)
-                if disc and j0 <= j1:
-                    j0, j1 = _disc_span(cams, c, focal, width, height, packed, k, i, j0, j1)
-                ii = i - r0
+                if conic and j0 <= j1:
+                    y = (i + 0.5 - 0.5 * height) / focal
+                    hb = m01 * y + m02
+                    cc = (m11 * y + 2.0 * m12) * y + m22
+                    disc = hb * hb - m00 * cc
+                    if disc < -1e-9 * (hb * hb + abs(m00 * cc)):
+                        continue  # rounding can only make a tangent row look missed
+                    root = math.sqrt(max(disc, 0.0))
+                    u0 = focal * (-hb - root) / m00 + 0.5 * width
+                    u1 = focal * (-hb + root) / m00 + 0.5 * width
+                    j0 = max(j0, int(math.ceil(u0 - SLACK - 0.5)))
+                    j1 = min(j1, int(math.floor(u1 + SLACK - 0.5)))
                 for j in range(j0, j1 + 1):
-                    t = hit_primitive(packed, k, ox, oy, oz, dirs[ii, j, 0], dirs[ii, j, 1],
-                                      dirs[ii, j, 2], 0.0, best[ii, j], leaf_fill)  # fmt: skip
-                    if t < best[ii, j]:
-                        best[ii, j] = t
-                        code[ii, j] = HIT_STATIC
-                        index[ii, j] = k
-        for i in range(r0, r1):
-            for j in range(width):
-                shade_pixel(c, i, j, best[i - r0, j], code[i - r0, j], index[i - r0, j], cams,
-                            focal, width, height, packed, labels, temperature, albedo, sunlit,
-                            tpacked, towner, ttemperature, talbedo, tsunlit, ground, light,
-                            out_thermal, out_rgb, out_depth, out_label, out_target)  # fmt: skip
+                    tb = best[c, i, j]
+                    if tb <= tnear:
+                        continue
+                    dx = dirs[c, i, j, 0]
+                    dy = dirs[c, i, j, 1]
+                    dz = dirs[c, i, j, 2]
+                    # The arguments and types hit_primitive passes: same arithmetic as image order.
+                    if kind == 2:
+                        t = ray_disc(ox, oy, oz, dx, dy, dz, ax, ay, az, bx, by, bz, r, 0.0, tb, k,
+                                     leaf_fill)  # fmt: skip
+                    elif kind == 1:
+                        t = ray_capsule(ox, oy, oz, dx, dy, dz, ax, ay, az, bx, by, bz, r, 0.0, tb)
+                    else:
+                        t = ray_sphere(ox, oy, oz, dx, dy, dz, ax, ay, az, r, 0.0, tb)
+                    if t < tb:
+                        best[c, i, j] = t
+                        code[c, i, j] = HIT_STATIC
+                        index[c, i, j] = k
+
+
+@nb.njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
+def shade_kernel(cams, focal, width, height, best, code, index, packed, labels, temperature,
+                 albedo, sunlit, tpacked, towner, ttemperature, talbedo, tsunlit, ground, light,
+                 out_thermal, out_rgb, out_depth, out_label, out_target):  # fmt: skip
+    """Shade every pixel's first hit into the outputs.
+
+    Each phase of the renderer is a parallel loop of its own: called from one task's function,
+    the same shading ran eight times slower (measured, one thread).
+    """
+    for row in nb.prange(cams.shape[0] * height):
+        c = row // height
+        i = row - c * height
+        for j in range(width):
+            shade_pixel(c, i, j, best[c, i, j], code[c, i, j], index[c, i, j], cams, focal,
+                        width, height, packed, labels, temperature, albedo, sunlit, tpacked,
+                        towner, ttemperature, talbedo, tsunlit, ground, light, out_thermal,
+                        out_rgb, out_depth, out_label, out_target)  # fmt: skip
