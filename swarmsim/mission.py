@@ -313,8 +313,9 @@ class Mission:
         if plan.view_pose is not None and (flagged or seen):
             fp = target_footprint(world, plan.view_pose, t=t, target=0)
             if fp.pixels and flagged:
-                areas = pixel_areas(camera, plan.view_pose, self.focal)
-                detection = detection_coverage(plan.detection, fp.mask, areas)
+                box = fp.window  # pixels outside the footprint do not count
+                areas = pixel_areas(camera, plan.view_pose, self.focal, window=box)
+                detection = detection_coverage(plan.detection[box], fp.mask[box], areas)
             if fp.pixels and seen:
                 integral = float(np.mean(plan.integral[fp.mask]))
         return visibility, float(detection), float(integral), covering, target

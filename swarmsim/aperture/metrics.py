@@ -30,7 +30,7 @@ from swarmsim.aperture.blobs import find_blobs
 from swarmsim.aperture.integrate import Focal, FocalPlane, focal_points
 from swarmsim.backend import to_numpy
 from swarmsim.sensing._raycast import HIT_NONE, HIT_TARGET
-from swarmsim.sensing.camera import Camera, as_poses, pixel_rays, project
+from swarmsim.sensing.camera import Camera, Window, as_poses, pixel_rays, project, sphere_window
 from swarmsim.sensing.render import cast_rays
 from swarmsim.world.geometry import Primitives
 from swarmsim.world.grid import build_grid
@@ -56,6 +56,15 @@ class Footprint:
     @property
     def pixels(self) -> int:
         return int(self.mask.sum())
+
+    @property
+    def window(self) -> Window:
+        """The smallest block of pixels holding the mask (empty slices for an empty mask)."""
+        rows = np.flatnonzero(self.mask.any(axis=1))
+        cols = np.flatnonzero(self.mask.any(axis=0))
+        if len(rows) == 0:
+            return (slice(0, 0), slice(0, 0))
+        return (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
 
 
 @dataclass(frozen=True)
@@ -96,17 +105,23 @@ def target_footprint(
 ) -> Footprint:
     """Footprint of a target (or of any target, ``target=None``) in the view from ``pose``."""
     camera = world.camera if camera is None else camera
-    origins, dirs = pixel_rays(camera, pose)
+    geometry = world.target_geometry(t)
+    bound = geometry.bound if target is None else geometry.bound[target : target + 1]
+    # Only pixels around the target's bounding sphere can see it: cast those rays alone.
+    window = sphere_window(camera, pose, bound)
+    origins, dirs = pixel_rays(camera, pose, window=window)
     hits = cast_rays(open_world(world), origins.reshape(-1, 3), dirs.reshape(-1, 3), t=t)
-    mask = hits.code == HIT_TARGET
+    hit = hits.code == HIT_TARGET
     if target is not None:
-        start = world.target_geometry(t).start
-        mask &= (hits.index >= start[target]) & (hits.index < start[target + 1])
-    depth = np.where(mask, hits.t, 0.0)
-    points = origins.reshape(-1, 3) + depth[:, None] * dirs.reshape(-1, 3)
-    shape = (camera.height, camera.width)
-    return Footprint(mask.reshape(shape), np.where(mask[:, None], points, 0.0).reshape(*shape, 3),
-                     target)  # fmt: skip
+        start = geometry.start
+        hit &= (hits.index >= start[target]) & (hits.index < start[target + 1])
+    depth = np.where(hit, hits.t, 0.0)
+    hit_points = origins.reshape(-1, 3) + depth[:, None] * dirs.reshape(-1, 3)
+    mask = np.zeros((camera.height, camera.width), np.bool_)
+    points = np.zeros((camera.height, camera.width, 3))
+    mask[window] = hit.reshape(origins.shape[:2])
+    points[window] = np.where(hit[:, None], hit_points, 0.0).reshape(origins.shape)
+    return Footprint(mask, points, target)
 
 
 def unoccluded(
@@ -214,14 +229,18 @@ def focal_visibility(
     return fraction, covering
 
 
-def pixel_areas(camera: Camera, pose: np.ndarray, focal: Focal | None = None) -> np.ndarray:
-    """(H, W) area in m² of each pixel's footprint on the focal surface (0 where it misses).
+def pixel_areas(camera: Camera, pose: np.ndarray, focal: Focal | None = None, *,
+                window: Window | None = None) -> np.ndarray:  # fmt: skip
+    """(H, W) area in m² of each pixel's footprint on the focal surface (0 where it misses),
+    or of the pixels of ``window`` only.
 
     Each pixel's four corners are placed on the surface and the quadrilateral's area is half
     the norm of the cross product of its diagonals.
     """
     focal = FocalPlane() if focal is None else focal
-    ju, iv = np.meshgrid(np.arange(camera.width + 1.0), np.arange(camera.height + 1.0))
+    rows, cols = (slice(0, camera.height), slice(0, camera.width)) if window is None else window
+    ju, iv = np.meshgrid(np.arange(cols.start, cols.stop + 1.0),
+                         np.arange(rows.start, rows.stop + 1.0))  # fmt: skip
     corners = focal_points(camera, pose, focal, np.stack([ju, iv], axis=-1))
     diagonal_a = corners[1:, 1:] - corners[:-1, :-1]
     diagonal_b = corners[1:, :-1] - corners[:-1, 1:]

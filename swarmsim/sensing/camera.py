@@ -102,13 +102,20 @@ def pose_matrices(poses: np.ndarray) -> np.ndarray:
     return out
 
 
-def pixel_rays(camera: Camera, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Origins (H, W, 3) and unit directions (H, W, 3) of every pixel's ray for one pose."""
+#: A block of image pixels: (row slice, column slice), steps of 1.
+Window = tuple[slice, slice]
+
+
+def pixel_rays(camera: Camera, pose: np.ndarray, *, window: Window | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Origins (H, W, 3) and unit directions (H, W, 3) of every pixel's ray for one pose, or of
+    the pixels of ``window`` only (the same values as the whole image's)."""
     pose = as_poses(pose)[0]
     rot = camera_rotation(pose[3], pose[4])
     f = camera.focal
-    xs = (np.arange(camera.width) + 0.5 - 0.5 * camera.width) / f
-    ys = (np.arange(camera.height) + 0.5 - 0.5 * camera.height) / f
+    rows, cols = (slice(0, camera.height), slice(0, camera.width)) if window is None else window
+    xs = (np.arange(cols.start, cols.stop) + 0.5 - 0.5 * camera.width) / f
+    ys = (np.arange(rows.start, rows.stop) + 0.5 - 0.5 * camera.height) / f
     xc, yc = np.meshgrid(xs, ys)
     d = xc[..., None] * rot[0] + yc[..., None] * rot[1] + rot[2]
     d /= np.linalg.norm(d, axis=-1, keepdims=True)
@@ -132,3 +139,32 @@ def project(camera: Camera, pose: np.ndarray, points: np.ndarray) -> tuple[np.nd
         u = camera.focal * pc[..., 0] / z + 0.5 * camera.width
         v = camera.focal * pc[..., 1] / z + 0.5 * camera.height
     return np.stack([u, v], axis=-1), z
+
+
+def sphere_window(camera: Camera, pose: np.ndarray, spheres: np.ndarray) -> Window:
+    """The smallest block of pixels that holds every pixel whose ray can meet one of the
+    spheres ``(k, 4)`` ``[x, y, z, radius]`` (the whole image if one reaches behind the camera).
+
+    A point within ``r`` of a centre ``p`` (camera coordinates, depth ``p_z > r``) projects
+    within ``f r (1 + |p_x| / p_z) / (p_z - r)`` pixels of ``p``'s image along x (y likewise).
+    """
+    whole = (slice(0, camera.height), slice(0, camera.width))
+    spheres = np.asarray(spheres, np.float64).reshape(-1, 4)
+    if len(spheres) == 0:
+        return (slice(0, 0), slice(0, 0))
+    pose = as_poses(pose)[0]
+    pc = (spheres[:, :3] - pose[:3]) @ camera_rotation(pose[3], pose[4]).T
+    r = spheres[:, 3]
+    z = pc[:, 2]
+    if np.any(z - r <= 1e-3):
+        return whole
+    u = camera.focal * pc[:, 0] / z + 0.5 * camera.width
+    v = camera.focal * pc[:, 1] / z + 0.5 * camera.height
+    ru = camera.focal * r * (1.0 + np.abs(pc[:, 0]) / z) / (z - r)
+    rv = camera.focal * r * (1.0 + np.abs(pc[:, 1]) / z) / (z - r)
+    # Pixel j's centre is at u = j + 0.5; one pixel of margin for rounding.
+    j0 = int(np.clip(np.floor(np.min(u - ru)) - 1, 0, camera.width))
+    j1 = int(np.clip(np.ceil(np.max(u + ru)) + 1, 0, camera.width))
+    i0 = int(np.clip(np.floor(np.min(v - rv)) - 1, 0, camera.height))
+    i1 = int(np.clip(np.ceil(np.max(v + rv)) + 1, 0, camera.height))
+    return (slice(i0, max(i0, i1)), slice(j0, max(j0, j1)))

@@ -117,6 +117,10 @@ def test_footprint_is_the_unoccluded_silhouette() -> None:
     assert silhouette.sum() > 20
     np.testing.assert_array_equal(footprint.mask, silhouette)
     assert np.all(footprint.points[footprint.mask, 2] < 0.5)  # on the lying body
+    # Rays are cast only around the target: off-centre, tilted and cut by the image edge too.
+    for other in [(6.0, 3.0, 12.0, -0.7, 0.4), (7.5, -1.0, 9.0, 0.0, 0.0), (1.0, -1.0, 3.0)]:
+        silhouette = render(open_field, other, backend="cpu").target_mask[0]
+        np.testing.assert_array_equal(target_footprint(forest, other).mask, silhouette)
     # In the forest some of the silhouette is hidden, in the open field none of it.
     hidden = optical_visibility(forest, [pose], pose).value
     assert 0.0 <= hidden < 1.0
@@ -130,6 +134,10 @@ def test_pixel_areas_tile_the_footprint() -> None:
     tilted = pixel_areas(camera, (0.0, 0.0, 35.0, 0.0, 0.4))
     width, height = camera.footprint(35.0)
     assert tilted.sum() > width * height  # oblique views see more ground
+    window = (slice(3, 17), slice(20, 38))
+    np.testing.assert_array_equal(
+        pixel_areas(camera, (0.0, 0.0, 35.0, 0.0, 0.4), window=window), tilted[window]
+    )
 
 
 def test_detection_figures_follow_their_definitions() -> None:

@@ -7,7 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from swarmsim.sensing.camera import Camera, as_poses, camera_rotation, pixel_rays, project
+from swarmsim.sensing.camera import (
+    Camera,
+    as_poses,
+    camera_rotation,
+    pixel_rays,
+    project,
+    sphere_window,
+)
 
 
 def test_focal_length_from_horizontal_fov() -> None:
@@ -65,3 +72,35 @@ def test_bad_poses_and_intrinsics_raise() -> None:
         Camera(fov=4.0)
     with pytest.raises(ValueError, match="width"):
         Camera(width=0)
+
+
+def test_sphere_window_holds_every_pixel_whose_ray_meets_the_sphere() -> None:
+    """Brute force: every pixel ray is tested against the spheres analytically."""
+    rng = np.random.default_rng(3)
+    cam = Camera(fov=math.radians(50.0), width=64, height=48)
+    for _ in range(40):
+        pose = (*rng.uniform(-3, 3, 2), rng.uniform(4, 20), rng.uniform(-3, 3), rng.uniform(0, 1))
+        spheres = np.column_stack([rng.uniform(-8, 8, (2, 2)), rng.uniform(0, 3, 2),
+                                   rng.uniform(0.1, 2.0, 2)])  # fmt: skip
+        origins, dirs = pixel_rays(cam, pose)
+        hit = np.zeros(dirs.shape[:2], bool)
+        for x, y, z, r in spheres:
+            p = origins - (x, y, z)
+            b = np.sum(p * dirs, axis=-1)
+            hit |= (b * b - (np.sum(p * p, axis=-1) - r * r) >= 0) & (b < 0)
+        rows, cols = sphere_window(cam, pose, spheres)
+        inside = np.zeros_like(hit)
+        inside[rows, cols] = True
+        assert not np.any(hit & ~inside)
+        np.testing.assert_array_equal(pixel_rays(cam, pose, window=(rows, cols))[1],
+                                      dirs[rows, cols])  # fmt: skip
+        # A window, not the whole image: one sphere's is at most about twice its image.
+        x, y, z, r = spheres[0]
+        p = origins - (x, y, z)
+        b = np.sum(p * dirs, axis=-1)
+        one = (b * b - (np.sum(p * p, axis=-1) - r * r) >= 0) & (b < 0)
+        rows, cols = sphere_window(cam, pose, spheres[:1])
+        if one.any() and (rows.stop - rows.start) * (cols.stop - cols.start) < one.size:
+            hit_rows, hit_cols = np.nonzero(one)
+            assert rows.stop - rows.start <= 2 * (np.ptp(hit_rows) + 1) + 6
+            assert cols.stop - cols.start <= 2 * (np.ptp(hit_cols) + 1) + 6
