@@ -37,6 +37,23 @@ _FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 BLOCK_ROWS = 16
 
 
+@nb.njit(parallel=True, cache=True, error_model="numpy")
+def stack_kernel(rgb, thermal, out):
+    """(n, H, W, 4) float32 RX input: 8-bit R, G, B over 255 and thermal, in one pass.
+
+    No fast-math: the division must round as NumPy's does.
+    """
+    n, height, width = thermal.shape
+    scale = np.float32(255.0)
+    for row in nb.prange(n * height):
+        c = row // height
+        i = row - c * height
+        for j in range(width):
+            for ch in range(3):
+                out[c, i, j, ch] = np.float32(rgb[c, i, j, ch]) / scale
+            out[c, i, j, 3] = thermal[c, i, j]
+
+
 @nb.njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
 def integrate_kernel(vcams, vfocal, vwidth, vheight, cams, focal, views, nearest, surface,
                      heights, homography, separable, buffer_rows, out_sum, out_count):  # fmt: skip

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from swarmsim.aperture._cpu import stack_kernel
 from swarmsim.aperture.detect import (
     DEFAULT_QUANTILE,
     anomaly_masks,
@@ -116,11 +117,13 @@ def detection_stack(frames: Frames, channels: str = "all") -> np.ndarray:
     thermal alone (``"thermal"``)."""
     if channels not in CHANNELS:
         raise ValueError(f"channels: expected one of {CHANNELS}, got {channels!r}")
-    thermal = np.asarray(to_numpy(frames.thermal), np.float32)[..., None]
+    thermal = np.ascontiguousarray(to_numpy(frames.thermal), np.float32)
     if channels == "thermal":
-        return thermal
-    rgb = np.asarray(to_numpy(frames.rgb), np.float32) / 255.0
-    return np.concatenate([rgb, thermal], axis=-1)
+        return thermal[..., None]
+    rgb = np.ascontiguousarray(to_numpy(frames.rgb))
+    stack = np.empty((*thermal.shape, 4), np.float32)
+    stack_kernel(rgb, thermal, stack)
+    return stack
 
 
 def _none_if_nan(value: float) -> float | None:

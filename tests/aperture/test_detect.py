@@ -198,3 +198,19 @@ def test_bad_arguments_raise() -> None:
         rx_local(image, window=5, guard=7)
     with pytest.raises(ValueError, match="image"):
         rx_global(np.zeros((2, 2, 2, 2)))
+
+
+def test_detection_stack_is_rgb_over_255_and_thermal() -> None:
+    from swarmsim.aperture.experiment import detection_stack
+    from swarmsim.sensing.render import Frames
+
+    rng = np.random.default_rng(5)
+    thermal = rng.normal(20.0, 5.0, (3, 7, 9)).astype(np.float32)
+    rgb = rng.integers(0, 256, (3, 7, 9, 3), dtype=np.uint8)
+    frames = Frames(thermal=thermal, rgb=rgb, depth=None, label=None, target_mask=None,
+                    target_id=None, poses=np.zeros((3, 5)), time=0.0)  # fmt: skip
+    expected = np.concatenate([rgb.astype(np.float32) / 255.0, thermal[..., None]], axis=-1)
+    stack = detection_stack(frames)
+    assert stack.dtype == np.float32
+    np.testing.assert_array_equal(stack, expected)
+    np.testing.assert_array_equal(detection_stack(frames, "thermal"), thermal[..., None])
