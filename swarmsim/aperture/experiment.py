@@ -112,16 +112,21 @@ class ApertureRun:
     report: dict
 
 
-def detection_stack(frames: Frames, channels: str = "all") -> np.ndarray:
+def detection_stack(frames: Frames, channels: str = "all", *, out: np.ndarray | None = None
+                    ) -> np.ndarray:  # fmt: skip
     """(n, H, W, C) float32 images RX runs on: R, G, B in [0, 1] and thermal (``"all"``), or
-    thermal alone (``"thermal"``)."""
+    thermal alone (``"thermal"``). ``out`` (n, H, W, 4) float32 is filled when given."""
     if channels not in CHANNELS:
         raise ValueError(f"channels: expected one of {CHANNELS}, got {channels!r}")
     thermal = np.ascontiguousarray(to_numpy(frames.thermal), np.float32)
     if channels == "thermal":
         return thermal[..., None]
     rgb = np.ascontiguousarray(to_numpy(frames.rgb))
-    stack = np.empty((*thermal.shape, 4), np.float32)
+    stack = np.empty((*thermal.shape, 4), np.float32) if out is None else out
+    if stack.shape != (*thermal.shape, 4) or stack.dtype != np.float32:
+        raise ValueError(
+            f"out: expected float32 {(*thermal.shape, 4)}, got {stack.dtype} {stack.shape}"
+        )
     stack_kernel(rgb, thermal, stack)
     return stack
 

@@ -13,6 +13,7 @@ finds: the same rays meet the same primitives with the same arithmetic, only the
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
@@ -30,35 +31,85 @@ from swarmsim.sensing._raycast import (
 
 #: Image rows per task of the splat loop (a band's rays and nearest hits stay in cache).
 BAND = 32
-#: Footprint columns of the per-camera projection records (see :func:`cull_kernel`).
-UA, VA, UB, VB, RHO = range(5)
+#: Columns of the per-camera footprint records (see :func:`cull_kernel`).
+UA, VA, UB, VB, RHO, TNEAR = range(6)
+GEO_SIZE = 6
 #: Primitives closer to the camera plane than this (metres) are tested on the whole image.
 NEAR = 1e-3
 #: Slack in pixels on footprint edges, far above the rounding of the projections.
 SLACK = 0.05
 
 
-def bounding_capsules(packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bounding capsules ``[ax, ay, az, bx, by, bz, r]`` (n, 7) of packed primitives and the
-    order in which to splat them: highest top first, so that nadir views meet near surfaces
-    early and most later tests end at the distance check."""
+class Bounds(NamedTuple):
+    """What culling needs of the static primitives, computed once per world.
+
+    Attributes:
+        order: Splat order, highest top first: nadir views meet near surfaces early, and most
+            later tests end at the distance check.
+        capsules: (n, 7) bounding capsules ``[ax, ay, az, bx, by, bz, r]`` (a capsule's own, a
+            disc's or sphere's bounding sphere as a capsule of zero length), in splat order:
+            row q bounds primitive ``order[q]`` (culling then reads memory in sequence).
+        reach: (n, 3) ``[x, y, d]`` in splat order: every point of the primitive lies within
+            ``d`` of ``(x, y)`` horizontally.
+        z: ``(lowest, highest)`` height of any primitive point.
+    """
+
+    order: np.ndarray
+    capsules: np.ndarray
+    reach: np.ndarray
+    z: tuple[float, float]
+
+
+def primitive_bounds(packed: np.ndarray) -> Bounds:
+    """:class:`Bounds` of packed primitives (``grid.pack_primitives``)."""
     kind = packed[:, 7]
     a = packed[:, 0:3].astype(np.float64)
     b = np.where((kind == 1)[:, None], packed[:, 4:7], packed[:, 0:3]).astype(np.float64)
     r = packed[:, 3].astype(np.float64)
-    bounds = np.column_stack([a, b, r])
+    capsules = np.ascontiguousarray(np.column_stack([a, b, r]))
     top = np.maximum(a[:, 2], b[:, 2]) + r
     order = np.argsort(-top, kind="stable").astype(np.int32)
-    return np.ascontiguousarray(bounds), order
+    mid = 0.5 * (a[:, :2] + b[:, :2])
+    reach = np.column_stack([mid, 0.5 * np.hypot(*(b[:, :2] - a[:, :2]).T) + r])
+    z = (
+        float(np.min(np.minimum(a[:, 2], b[:, 2]) - r, initial=0.0)),
+        float(np.max(top, initial=0.0)),
+    )
+    return Bounds(
+        order, np.ascontiguousarray(capsules[order]), np.ascontiguousarray(reach[order]), z
+    )
+
+
+def frustum_boxes(cams: np.ndarray, focal: float, width: int, height: int,
+                  z: tuple[float, float]) -> np.ndarray:  # fmt: skip
+    """(n, 4) ``[xmin, xmax, ymin, ymax]`` holding every point of each camera's view between
+    heights ``z``: the corner rays cut both planes, and the view between is their convex hull.
+    Unbounded (infinite) when the camera is not above the layer or a corner ray does not go down.
+    """
+    boxes = np.tile([-np.inf, np.inf, -np.inf, np.inf], (len(cams), 1))
+    xs = np.array([-0.5, 0.5, -0.5, 0.5]) * width / focal
+    ys = np.array([-0.5, -0.5, 0.5, 0.5]) * height / focal
+    for c, cam in enumerate(cams):
+        rot = cam[3:12].reshape(3, 3)
+        d = xs[:, None] * rot[0] + ys[:, None] * rot[1] + rot[2]
+        if cam[2] <= z[1] or np.any(d[:, 2] >= -1e-9):
+            continue
+        pts = np.concatenate([cam[:2] + (level - cam[2]) / d[:, 2:3] * d[:, :2] for level in z])
+        boxes[c] = pts[:, 0].min(), pts[:, 0].max(), pts[:, 1].min(), pts[:, 1].max()
+    return boxes
 
 
 @nb.njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
-def cull_kernel(cams, focal, width, height, bounds, order, out_k, out_geo, out_rows, out_count):
+def cull_kernel(cams, focal, width, height, bounds, order, reach, boxes, out_k, out_geo, out_rows,
+                out_count):  # fmt: skip
     """Per camera, the primitives whose footprint meets the image, in splat order.
+
+    Primitives out of reach of the camera's frustum box (:func:`frustum_boxes`) go first.
 
     Writes ``out_k[c, :count]`` (primitive indices), ``out_geo`` (footprint: image of the axis
     end points ``UA, VA, UB, VB`` and the widening ``RHO`` in pixels, negative for the whole
-    image) and ``out_rows`` (first and last image row), and ``out_count[c]``.
+    image; ``TNEAR``, no hit is nearer), ``out_rows`` (first and last image row) and
+    ``out_count[c]``.
 
     The widening: a point ``e`` within ``r`` of an axis point ``p`` (camera coordinates, depth
     ``p_z > r``) projects within ``r (1 + |p_x| / p_z) / (p_z - r)`` of ``p``'s image along x
@@ -69,23 +120,46 @@ def cull_kernel(cams, focal, width, height, bounds, order, out_k, out_geo, out_r
         oy = cams[c, 1]
         oz = cams[c, 2]
         count = 0
+        bx0 = boxes[c, 0]
+        bx1 = boxes[c, 1]
+        by0 = boxes[c, 2]
+        by1 = boxes[c, 3]
         for q in range(order.shape[0]):
+            d = reach[q, 2]
+            if reach[q, 0] + d < bx0 or reach[q, 0] - d > bx1:
+                continue
+            if reach[q, 1] + d < by0 or reach[q, 1] - d > by1:
+                continue
             k = order[q]
-            r = bounds[k, 6]
-            ex = bounds[k, 0] - ox
-            ey = bounds[k, 1] - oy
-            ez = bounds[k, 2] - oz
+            r = bounds[q, 6]
+            ex = bounds[q, 0] - ox
+            ey = bounds[q, 1] - oy
+            ez = bounds[q, 2] - oz
             ax = ex * cams[c, 3] + ey * cams[c, 4] + ez * cams[c, 5]
             ay = ex * cams[c, 6] + ey * cams[c, 7] + ez * cams[c, 8]
             az = ex * cams[c, 9] + ey * cams[c, 10] + ez * cams[c, 11]
-            ex = bounds[k, 3] - ox
-            ey = bounds[k, 4] - oy
-            ez = bounds[k, 5] - oz
+            ex = bounds[q, 3] - ox
+            ey = bounds[q, 4] - oy
+            ez = bounds[q, 5] - oz
             bx = ex * cams[c, 3] + ey * cams[c, 4] + ez * cams[c, 5]
             by = ex * cams[c, 6] + ey * cams[c, 7] + ez * cams[c, 8]
             bz = ex * cams[c, 9] + ey * cams[c, 10] + ez * cams[c, 11]
             if max(az, bz) + r <= 0.0:
                 continue  # wholly behind the camera
+            # No hit can be nearer than the bounding sphere of the bounding capsule (shrunk a
+            # little so that rounding cannot skip a hit on it).
+            mx = 0.5 * (bounds[q, 0] + bounds[q, 3]) - ox
+            my = 0.5 * (bounds[q, 1] + bounds[q, 4]) - oy
+            mz = 0.5 * (bounds[q, 2] + bounds[q, 5]) - oz
+            hx = bounds[q, 3] - bounds[q, 0]
+            hy = bounds[q, 4] - bounds[q, 1]
+            hz = bounds[q, 5] - bounds[q, 2]
+            tnear = (
+                math.sqrt(mx * mx + my * my + mz * mz)
+                - 0.5 * math.sqrt(hx * hx + hy * hy + hz * hz)
+                - r
+            )
+            out_geo[c, count, TNEAR] = tnear * (1.0 - 1e-9) - 1e-9
             zmin = min(az, bz) - r
             if zmin <= NEAR:
                 out_geo[c, count, RHO] = -1.0
@@ -183,25 +257,42 @@ def _disc_conic(cams, c, packed, k):
     )
 
 
+def shared_directions(cams: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cameras with equal rotations have equal pixel ray directions (a swarm's nadir cameras
+    usually all do): ``(first, of)``, the first camera of each distinct rotation and, per
+    camera, the index of its rotation among them."""
+    _, first, of = np.unique(cams[:, 3:12], axis=0, return_index=True, return_inverse=True)
+    return first.astype(np.int64), of.astype(np.int64).ravel()
+
+
 @nb.njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
-def rays_kernel(cams, focal, width, height, tpacked, tbound, tstart, dirs, best, code, index):
-    """Every pixel's ray direction and its first hit with the ground or a target."""
+def rays_kernel(cams, focal, width, height, tpacked, tbound, tstart, first, of, dirs, best, code,
+                index):  # fmt: skip
+    """Pixel ray directions of each distinct rotation (``dirs[of[c]]`` serves camera ``c``,
+    see :func:`shared_directions`), then every pixel's first hit with the ground or a target.
+    """
+    for row in nb.prange(first.shape[0] * height):
+        d = row // height
+        i = row - d * height
+        for j in range(width):
+            _, _, _, dx, dy, dz = pixel_ray(first[d], i, j, cams, focal, width, height)
+            dirs[d, i, j, 0] = dx
+            dirs[d, i, j, 1] = dy
+            dirs[d, i, j, 2] = dz
     for row in nb.prange(cams.shape[0] * height):
         c = row // height
         i = row - c * height
+        d = of[c]
         for j in range(width):
-            ox, oy, oz, dx, dy, dz = pixel_ray(c, i, j, cams, focal, width, height)
-            dirs[c, i, j, 0] = dx
-            dirs[c, i, j, 1] = dy
-            dirs[c, i, j, 2] = dz
             best[c, i, j], code[c, i, j], index[c, i, j] = hit_ground_or_target(
-                ox, oy, oz, dx, dy, dz, math.inf, tpacked, tbound, tstart
-            )
+                cams[c, 0], cams[c, 1], cams[c, 2], dirs[d, i, j, 0], dirs[d, i, j, 1],
+                dirs[d, i, j, 2], math.inf, tpacked, tbound, tstart,
+            )  # fmt: skip
 
 
 @nb.njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
-def splat_kernel(cams, focal, width, height, packed, leaf_fill, bounds, prim_k, prim_geo,
-                 prim_rows, prim_count, dirs, best, code, index):  # fmt: skip
+def splat_kernel(cams, focal, width, height, packed, leaf_fill, prim_k, prim_geo, prim_rows,
+                 prim_count, of, dirs, best, code, index):  # fmt: skip
     """Nearer hits of the static primitives, one task per band of image rows of a camera.
 
     Footprint pixels whose nearest hit so far is closer than the primitive's bounding sphere
@@ -216,6 +307,7 @@ def splat_kernel(cams, focal, width, height, packed, leaf_fill, bounds, prim_k, 
         ox = cams[c, 0]
         oy = cams[c, 1]
         oz = cams[c, 2]
+        d = of[c]
         for q in range(prim_count[c]):
             if prim_rows[c, q, 1] < r0 or prim_rows[c, q, 0] >= r1:
                 continue
@@ -228,14 +320,7 @@ def splat_kernel(cams, focal, width, height, packed, leaf_fill, bounds, prim_k, 
             by = packed[k, 5]
             bz = packed[k, 6]
             kind = int(packed[k, 7])
-            mx = 0.5 * (bounds[k, 0] + bounds[k, 3]) - ox
-            my = 0.5 * (bounds[k, 1] + bounds[k, 4]) - oy
-            mz = 0.5 * (bounds[k, 2] + bounds[k, 5]) - oz
-            hx = 0.5 * (bounds[k, 3] - bounds[k, 0])
-            hy = 0.5 * (bounds[k, 4] - bounds[k, 1])
-            hz = 0.5 * (bounds[k, 5] - bounds[k, 2])
-            tnear = (math.sqrt(mx * mx + my * my + mz * mz) - math.sqrt(hx * hx + hy * hy + hz * hz)
-                     - bounds[k, 6]) * (1.0 - 1e-9) - 1e-9  # fmt: skip
+            tnear = prim_geo[c, q, TNEAR]
             conic = kind == 2 and prim_geo[c, q, RHO] >= 0.0
             if conic:
                 m00, m01, m02, m11, m12, m22 = _disc_conic(cams, c, packed, k)
@@ -258,9 +343,9 @@ def splat_kernel(cams, focal, width, height, packed, leaf_fill, bounds, prim_k, 
                     tb = best[c, i, j]
                     if tb <= tnear:
                         continue
-                    dx = dirs[c, i, j, 0]
-                    dy = dirs[c, i, j, 1]
-                    dz = dirs[c, i, j, 2]
+                    dx = dirs[d, i, j, 0]
+                    dy = dirs[d, i, j, 1]
+                    dz = dirs[d, i, j, 2]
                     # The arguments and types hit_primitive passes: same arithmetic as image order.
                     if kind == 2:
                         t = ray_disc(ox, oy, oz, dx, dy, dz, ax, ay, az, bx, by, bz, r, 0.0, tb, k,

@@ -20,7 +20,7 @@ import numpy as np
 from swarmsim.backend import array_module, resolve_backend, to_numpy
 from swarmsim.sensing import _cpu, _splat
 from swarmsim.sensing.camera import Camera, as_poses, pose_matrices
-from swarmsim.sensing.thermal import add_sensor_noise, dequantize_thermal, quantize_thermal
+from swarmsim.sensing.thermal import dequantize_thermal, quantize_thermal, sensor_noise
 
 #: Ways to find each pixel's first hit (see the module docstring).
 RENDER_METHODS = ("auto", "splat", "trace")
@@ -149,29 +149,30 @@ def _resolve_method(method: str, backend: str) -> str:
 
 def _splat_render(world: Any, targets: Any, cams: np.ndarray, camera: Camera) -> tuple:
     """Cull, splat and shade the world's primitives in n cameras (``_splat``)."""
-    cached = world.device_cache.get("splat")
-    if cached is None:
-        cached = _splat.bounding_capsules(world.packed)
-        world.device_cache["splat"] = cached
-    bounds, order = cached
-    n, m, h, w = len(cams), len(order), camera.height, camera.width
+    bounds = world.device_cache.get("splat")
+    if bounds is None:
+        bounds = _splat.primitive_bounds(world.packed)
+        world.device_cache["splat"] = bounds
+    n, m, h, w = len(cams), len(bounds.order), camera.height, camera.width
     # Scratch arrays are kept with the world: first touching ~100 MB of fresh pages for ten
     # 512² views cost about a fifth of a render.
     scratch = world.device_cache.get("splat_scratch")
-    if scratch is None or scratch[0].shape != (n, h, w, 3):
+    if scratch is None or scratch[1].shape != (n, h, w):
         scratch = (
             np.empty((n, h, w, 3)), np.empty((n, h, w)), np.empty((n, h, w), np.int8),
-            np.empty((n, h, w), np.int32), np.empty((n, m), np.int32), np.empty((n, m, 5)),
-            np.empty((n, m, 2), np.int32), np.empty(n, np.int32),
+            np.empty((n, h, w), np.int32), np.empty((n, m), np.int32),
+            np.empty((n, m, _splat.GEO_SIZE)), np.empty((n, m, 2), np.int32), np.empty(n, np.int32),
         )  # fmt: skip
         world.device_cache["splat_scratch"] = scratch
     dirs, best, code, index, prim_k, prim_geo, prim_rows, prim_count = scratch
-    _splat.cull_kernel(cams, camera.focal, w, h, bounds, order, prim_k, prim_geo, prim_rows,
-                       prim_count)  # fmt: skip
+    first, of = _splat.shared_directions(cams)
+    boxes = _splat.frustum_boxes(cams, camera.focal, w, h, bounds.z)
+    _splat.cull_kernel(cams, camera.focal, w, h, bounds.capsules, bounds.order, bounds.reach, boxes,
+                       prim_k, prim_geo, prim_rows, prim_count)  # fmt: skip
     _splat.rays_kernel(cams, camera.focal, w, h, targets.packed, targets.bound, targets.start,
-                       dirs, best, code, index)  # fmt: skip
-    _splat.splat_kernel(cams, camera.focal, w, h, world.packed, world.leaf_fill, bounds, prim_k,
-                        prim_geo, prim_rows, prim_count, dirs, best, code, index)  # fmt: skip
+                       first, of, dirs, best, code, index)  # fmt: skip
+    _splat.splat_kernel(cams, camera.focal, w, h, world.packed, world.leaf_fill, prim_k, prim_geo,
+                        prim_rows, prim_count, of, dirs, best, code, index)  # fmt: skip
     outputs = _cpu.empty_outputs(n, h, w)
     p = world.primitives
     _splat.shade_kernel(
@@ -190,8 +191,7 @@ def _sensor(thermal: Any, settings: Any, rng: np.random.Generator | None, backen
     xp = array_module(backend)
     if rng is not None and settings.netd > 0:
         # Noise is drawn on the host so that both backends give the same images for a seed.
-        noise = add_sensor_noise(np.zeros(thermal.shape, np.float32), settings.netd, rng)
-        thermal = thermal + xp.asarray(noise)
+        thermal += xp.asarray(sensor_noise(thermal.shape, settings.netd, rng))  # our own array
     if settings.quantize:
         low, high = settings.range
         codes = quantize_thermal(to_numpy(thermal), low, high)

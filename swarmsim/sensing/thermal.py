@@ -106,13 +106,15 @@ def material_properties(
     wood = prims.label == LABEL_WOOD
     leaf = prims.label == LABEL_FOLIAGE
     temperature[wood] = apparent(
-        thermal.wood + 0.5 * thermal.foliage_sun_gain * sunlit[wood]
+        thermal.wood
+        + 0.5 * thermal.foliage_sun_gain * sunlit[wood]
         + 0.3 * thermal.variation * jitter[wood],
         thermal.emissivity.wood,
         reflected[wood],
     )
     temperature[leaf] = apparent(
-        thermal.foliage + thermal.foliage_sun_gain * sunlit[leaf]
+        thermal.foliage
+        + thermal.foliage_sun_gain * sunlit[leaf]
         + 0.5 * thermal.variation * jitter[leaf],
         thermal.emissivity.foliage,
         reflected[leaf],
@@ -175,8 +177,14 @@ def add_sensor_noise(
     """Add white Gaussian noise of standard deviation ``netd`` kelvin (no-op without rng)."""
     if rng is None or netd <= 0.0:
         return thermal_image
-    noise = rng.standard_normal(thermal_image.shape, dtype=np.float32) * np.float32(netd)
-    return thermal_image + noise
+    return thermal_image + sensor_noise(np.shape(thermal_image), netd, rng)
+
+
+def sensor_noise(shape: tuple[int, ...], netd: float, rng: np.random.Generator) -> np.ndarray:
+    """float32 white Gaussian noise of standard deviation ``netd`` kelvin."""
+    noise = rng.standard_normal(shape, dtype=np.float32)
+    noise *= np.float32(netd)
+    return noise
 
 
 def quantize_thermal(thermal_image: np.ndarray, low: float, high: float) -> np.ndarray:
