@@ -175,12 +175,15 @@ def _splat_render(world: Any, targets: Any, cams: np.ndarray, camera: Camera) ->
                         prim_rows, prim_count, of, dirs, best, code, index)  # fmt: skip
     outputs = _cpu.empty_outputs(n, h, w)
     p = world.primitives
-    _splat.shade_kernel(
-        cams, camera.focal, w, h, best, code, index, world.packed, p.label, p.temperature,
-        p.albedo, world.sunlit, targets.packed, targets.primitives.owner,
-        targets.primitives.temperature, targets.primitives.albedo, targets.sunlit,
-        world.ground.packed, world.light, *outputs,
+    shading = (
+        world.packed, p.label, p.temperature, p.albedo, world.sunlit, targets.packed,
+        targets.primitives.owner, targets.primitives.temperature, targets.primitives.albedo,
+        targets.sunlit, world.ground.packed, world.light,
     )  # fmt: skip
+    flat = world.device_cache.get("splat_discs")
+    if flat is None:
+        flat = world.device_cache["splat_discs"] = _splat.disc_colours(*shading)
+    _splat.shade_kernel(cams, camera.focal, w, h, best, code, index, *shading, flat, *outputs)
     return outputs
 
 
