@@ -57,28 +57,35 @@ def best_time(fn: Callable[[], object], repeat: int) -> float:
 
 
 def bench_render(*, resolution: int = 512, repeat: int = 5, backend: str = "cpu") -> dict:
-    """Rays per second of the default forest at ``resolution``², one view and a batch of 10."""
+    """Rays per second of the default forest at ``resolution``², one view and a batch of 10,
+    by the backend's default method and (on the cpu) by the grid tracer (``trace_*`` keys)."""
     scene = load_scene(overrides=[f"camera.resolution=[{resolution},{resolution}]"])
     start = time.perf_counter()
     world = build_world(scene)
     build_s = time.perf_counter() - start
     one = paper_line_poses(1)
     ten = paper_line_poses(10)
-    render(world, one, backend=backend)  # compile / warm caches
-    t1 = best_time(lambda: render(world, one, backend=backend), repeat)
-    t10 = best_time(lambda: render(world, ten, backend=backend), max(1, repeat // 2))
     rays = resolution * resolution
-    return {
+    figures = {
         "backend": backend,
         "resolution": resolution,
         "primitives": world.stats["primitives"],
         "nadir_occlusion_density": world.stats["nadir_occlusion_density"],
         "world_build_s": build_s,
-        "ms_per_view": 1e3 * t1,
-        "mrays_per_s": rays / t1 / 1e6,
-        "ms_per_batch10": 1e3 * t10,
-        "mrays_per_s_batch10": 10 * rays / t10 / 1e6,
     }
+    methods = {"": "auto", "trace_": "trace"} if backend == "cpu" else {"": "auto"}
+    for prefix, method in methods.items():
+        render(world, ten, backend=backend, method=method)  # compile / warm caches
+        t1 = best_time(lambda m=method: render(world, one, backend=backend, method=m), repeat)
+        t10 = best_time(lambda m=method: render(world, ten, backend=backend, method=m),
+                        max(1, repeat // 2))  # fmt: skip
+        figures |= {
+            f"{prefix}ms_per_view": 1e3 * t1,
+            f"{prefix}mrays_per_s": rays / t1 / 1e6,
+            f"{prefix}ms_per_batch10": 1e3 * t10,
+            f"{prefix}mrays_per_s_batch10": 10 * rays / t10 / 1e6,
+        }
+    return figures
 
 
 def bench_integrate(
