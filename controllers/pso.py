@@ -32,6 +32,7 @@ from swarmsim.strategy import Observation, Plan
 __all__ = [
     "PSO",
     "PSOParams",
+    "greedy_agreement",
     "greedy_history",
     "line_offsets",
     "separate",
@@ -57,6 +58,7 @@ class PSOParams:
     hard_separation: bool = False
     history_reset: bool = False
     tracking: bool = False
+    agreement: float = 0.0  # 0: the paper's union of registered masks
     separation_steps: int = 500
     separation_dt: float = 0.001
 
@@ -193,6 +195,52 @@ def greedy_history(
             accepted[i] = True
             union, best = trial, area
     return accepted, best, union
+
+
+def greedy_agreement(
+    history: tuple[np.ndarray, np.ndarray],
+    candidates: np.ndarray,
+    cover: np.ndarray,
+    box: np.ndarray,
+    fraction: float,
+) -> tuple[np.ndarray, int, np.ndarray]:
+    """Greedy history integration on agreement instead of union (an option, not the paper's).
+
+    A pixel is foreground when at least ``fraction`` of the accepted views covering it flag it
+    (the integral of the registered masks ≥ ``fraction``), so an image joins the history only
+    if seeing the target there enlarges the blob that enough views agree on; images that miss
+    the target lower the agreement where they cover it and are refused.
+
+    Args:
+        history: ``(sum, count)`` (H, W) integral of the accepted history's registered masks:
+            summed mask values and number of covering views.
+        candidates: (n, H, W) registered masks of the new images (bilinear values in [0, 1]).
+        cover: (n, H, W) bool, the new image covers the pixel.
+        box: (H, W) bool detection mask.
+        fraction: Share of covering views that must flag a pixel, in (0, 1].
+
+    Returns:
+        ``(accepted, objective, agreed)`` as :func:`greedy_history`, ``agreed`` the (H, W)
+        foreground of the new history inside the box.
+    """
+    total = np.asarray(history[0], np.float64).copy()
+    count = np.asarray(history[1], np.float64).copy()
+
+    def agreed(s: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return box & (c > 0) & (s >= fraction * c)
+
+    mask = agreed(total, count)
+    best = largest_area(mask)
+    accepted = np.zeros(len(candidates), np.bool_)
+    for i in range(len(candidates)):
+        trial_total = total + candidates[i]
+        trial_count = count + cover[i]
+        trial = agreed(trial_total, trial_count)
+        area = largest_area(trial)
+        if area > best:
+            accepted[i] = True
+            total, count, mask, best = trial_total, trial_count, trial, area
+    return accepted, best, mask
 
 
 def footprint_radius(camera, altitude: float) -> float:
@@ -341,6 +389,8 @@ class PSO:
 
         # The history seen from the leader; views whose footprints miss it add nothing.
         history = np.zeros(shape, np.bool_)
+        history_sum = np.zeros(shape)
+        history_count = np.zeros(shape)
         near = overlapping(self.history_poses, leader_pose, obs.camera)
         if near.any():
             masks = np.stack([m for m, k in zip(self.history_masks, near, strict=True) if k])
@@ -348,14 +398,26 @@ class PSO:
                              focal=obs.focal, backend=self.backend,
                              sampling=obs.sampling).to_numpy()  # fmt: skip
             history = foreground(hist.sum[0, ..., 0])
-        # Each new image registered on its own: one channel per image in one batched call.
+            history_sum, history_count = hist.sum[0, ..., 0], hist.count[0]
+        # Each new image registered on its own: one channel per image in one batched call
+        # (plus, for agreement, one channel per image that is one wherever the image is).
         n, h, w = obs.masks.shape
-        onehot = np.zeros((n, h, w, n), np.uint8)
+        channels = 2 * n if p.agreement > 0 else n
+        onehot = np.zeros((n, h, w, channels), np.uint8)
         onehot[np.arange(n), :, :, np.arange(n)] = obs.masks
+        if p.agreement > 0:
+            onehot[np.arange(n), :, :, n + np.arange(n)] = 1
         single = integrate(onehot, obs.poses, leader_pose, camera=obs.camera, focal=obs.focal,
                            backend=self.backend, sampling=obs.sampling).to_numpy()  # fmt: skip
-        candidates = np.moveaxis(foreground(single.sum[0]), -1, 0)
-        accepted, objective, union = greedy_history(history, candidates, box)
+        if p.agreement > 0:
+            sums = np.moveaxis(single.sum[0, ..., :n], -1, 0)
+            cover = np.moveaxis(single.sum[0, ..., n:], -1, 0) > 0.5
+            accepted, objective, union = greedy_agreement(
+                (history_sum, history_count), sums, cover, box, p.agreement
+            )
+        else:
+            candidates = np.moveaxis(foreground(single.sum[0, ..., :n]), -1, 0)
+            accepted, objective, union = greedy_history(history, candidates, box)
         for i in np.flatnonzero(accepted):
             self.history_masks.append(obs.masks[i])
         self.history_poses = np.concatenate([self.history_poses, obs.poses[accepted]])

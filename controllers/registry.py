@@ -34,6 +34,7 @@ def _pso(scene: Any, rng: np.random.Generator, backend: str) -> Strategy:
         fixed_leader=s.fixed_leader, projection_slots=s.projection_slots,
         hard_separation=s.hard_separation, history_reset=s.history_reset, tracking=s.tracking,
         separation_steps=s.separation_steps, separation_dt=s.separation_dt,
+        agreement=s.agreement,
     )  # fmt: skip
     w = scene.swarm
     return PSO(n=w.drones, params=params, start=w.start, heading=math.radians(w.heading),

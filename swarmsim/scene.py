@@ -649,6 +649,14 @@ class StrategyConfig:
         "PSO: follow a moving target: the scan direction turns along the estimated target "
         "motion and c3 adapts to its speed, so after a loss the swarm scans along its heading.",
     )
+    agreement: float = _key(
+        0.0,
+        "PSO: 0 keeps the paper's objective, the blob of the union of the history's "
+        "registered masks; a share in (0, 1] makes it the blob of pixels flagged by at least "
+        "that share of the covering history views, so images that miss what the history sees "
+        "are refused (0.3 in BENCHMARKS.md).",
+        ge=0, le=1,
+    )  # fmt: skip
     separation_steps: int = _key(500, "PSO: steps of the soft repulsion.", ge=0)
     separation_dt: float = _key(0.001, "PSO: step size of the soft repulsion.", gt=0)
     sweep: tuple[float, float] = _key(

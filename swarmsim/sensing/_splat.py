@@ -101,6 +101,16 @@ def frustum_boxes(cams: np.ndarray, focal: float, width: int, height: int,
     return boxes
 
 
+@nb.njit(cache=True, fastmath=_FASTMATH, error_model="numpy", inline="always")
+def _rotate(cams, c, x, y, z):
+    """A world vector in camera ``c``'s axes (right, down, optical)."""
+    return (
+        x * cams[c, 3] + y * cams[c, 4] + z * cams[c, 5],
+        x * cams[c, 6] + y * cams[c, 7] + z * cams[c, 8],
+        x * cams[c, 9] + y * cams[c, 10] + z * cams[c, 11],
+    )
+
+
 @nb.njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
 def cull_kernel(cams, focal, width, height, bounds, order, reach, boxes, out_k, out_geo, out_rows,
                 out_count):  # fmt: skip
@@ -134,18 +144,8 @@ def cull_kernel(cams, focal, width, height, bounds, order, reach, boxes, out_k, 
                 continue
             k = order[q]
             r = bounds[q, 6]
-            ex = bounds[q, 0] - ox
-            ey = bounds[q, 1] - oy
-            ez = bounds[q, 2] - oz
-            ax = ex * cams[c, 3] + ey * cams[c, 4] + ez * cams[c, 5]
-            ay = ex * cams[c, 6] + ey * cams[c, 7] + ez * cams[c, 8]
-            az = ex * cams[c, 9] + ey * cams[c, 10] + ez * cams[c, 11]
-            ex = bounds[q, 3] - ox
-            ey = bounds[q, 4] - oy
-            ez = bounds[q, 5] - oz
-            bx = ex * cams[c, 3] + ey * cams[c, 4] + ez * cams[c, 5]
-            by = ex * cams[c, 6] + ey * cams[c, 7] + ez * cams[c, 8]
-            bz = ex * cams[c, 9] + ey * cams[c, 10] + ez * cams[c, 11]
+            ax, ay, az = _rotate(cams, c, bounds[q, 0] - ox, bounds[q, 1] - oy, bounds[q, 2] - oz)
+            bx, by, bz = _rotate(cams, c, bounds[q, 3] - ox, bounds[q, 4] - oy, bounds[q, 5] - oz)
             if max(az, bz) + r <= 0.0:
                 continue  # wholly behind the camera
             # No hit can be nearer than the bounding sphere of the bounding capsule (shrunk a
@@ -240,12 +240,8 @@ def _disc_conic(cams, c, packed, k):
     wy = float(packed[k, 5])
     wz = float(packed[k, 6])
     r = float(packed[k, 3])
-    e0 = ex * cams[c, 3] + ey * cams[c, 4] + ez * cams[c, 5]
-    e1 = ex * cams[c, 6] + ey * cams[c, 7] + ez * cams[c, 8]
-    e2 = ex * cams[c, 9] + ey * cams[c, 10] + ez * cams[c, 11]
-    n0 = wx * cams[c, 3] + wy * cams[c, 4] + wz * cams[c, 5]
-    n1 = wx * cams[c, 6] + wy * cams[c, 7] + wz * cams[c, 8]
-    n2 = wx * cams[c, 9] + wy * cams[c, 10] + wz * cams[c, 11]
+    e0, e1, e2 = _rotate(cams, c, ex, ey, ez)
+    n0, n1, n2 = _rotate(cams, c, wx, wy, wz)
     kk = n0 * e0 + n1 * e1 + n2 * e2
     q = e0 * e0 + e1 * e1 + e2 * e2 - r * r
     k2 = kk * kk

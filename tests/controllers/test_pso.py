@@ -11,6 +11,7 @@ from controllers.pso import (
     PSO,
     PSOParams,
     enforce_min_distance,
+    greedy_agreement,
     greedy_history,
     separate,
     staggered_altitudes,
@@ -184,3 +185,63 @@ def test_projection_slots_keep_line_order() -> None:
     assert np.allclose(xy + step, [[4.2, 0.0], [-4.2, 0.0], [0.0, 0.0]])
     by_index = _pso(3, c3=0.0, c5=1.0).scan_step(xy)
     assert np.allclose(xy + by_index, [[-4.2, 0.0], [0.0, 0.0], [4.2, 0.0]])
+
+
+def test_greedy_agreement_refuses_images_that_miss_what_the_history_sees() -> None:
+    """Constructed masks where union and agreement disagree (agreement is an option)."""
+    h = w = 12
+    box = np.zeros((h, w), np.bool_)
+    box[1:11, 1:11] = True
+    # History: three views; one flags R (rows and columns 3-5), two flag nothing; the third
+    # covers columns 0-5 only. R's agreement is 1/3, below one half: no agreed blob yet.
+    total = np.zeros((h, w))
+    total[3:6, 3:6] = 1.0
+    count = np.full((h, w), 3.0)
+    count[:, 6:] = 2.0
+    c = np.zeros((3, h, w))
+    c[0, 3:6, 6:8] = 1.0  # E, beside R: the union grows to 15 px, E's agreement is only 1/3
+    c[1, 3:6, 3:6] = 1.0  # R again: 2/4 agree, the agreed blob is R (9 px)
+    c[2] = 0.0  # sees nothing: R would drop to 2/5
+    cover = np.ones((3, h, w), np.bool_)
+    accepted, objective, agreed = greedy_agreement((total, count), c, cover, box, 0.5)
+    assert accepted.tolist() == [False, True, False]
+    assert objective == 9 and agreed.sum() == 9 and agreed[3:6, 3:6].all()
+    union_accepted, union_objective, _ = greedy_history(total > 0, c > 0, box)
+    assert union_accepted.tolist() == [True, False, False] and union_objective == 15
+    # Where no history view looks (columns 6+), one view that flags E and covers only there
+    # decides E alone: E is agreed (6 px) and R, which it does not cover, stays at 1/3.
+    empty = np.zeros((h, w))
+    single = np.zeros((1, h, w))
+    single[0, 3:6, 6:8] = 1.0
+    side = np.zeros((1, h, w), np.bool_)
+    side[0, :, 6:] = True
+    accepted, objective, _ = greedy_agreement((total, np.where(count > 2, count, empty)), single,
+                                              side, box, 0.5)  # fmt: skip
+    assert accepted.tolist() == [True] and objective == 6
+
+
+def test_agreement_option_keeps_a_false_alarm_beside_the_target_out_of_the_history() -> None:
+    """Drones 0 and 2 flag the person's square; drone 1 flags a square beside it instead. The
+    paper's union rule takes all three (each grows the union's blob, drone 2 by a few pixels of
+    registration); agreement at 0.6 refuses drone 1 (the others' views of its square are
+    empty) and drone 2 (the agreed square does not grow)."""
+    import dataclasses
+
+    from swarmsim.aperture.blobs import find_blobs
+
+    positions, _ = _pso(3).start()
+    person = _observation(positions, blob_at=(0.0, 2.0))
+    beside = _observation(positions, blob_at=(1.6, 2.0))
+    masks = person.masks.copy()
+    masks[1] = beside.masks[1]
+    integral = integrate(masks, person.poses, person.poses, camera=CAMERA).to_numpy()
+    areas = np.array([max(find_blobs(integral.sum[k, ..., 0] > 0).area, default=0)
+                      for k in range(3)])  # fmt: skip
+    obs = dataclasses.replace(person, masks=masks, integral=integral, blob_areas=areas,
+                              leader=int(np.argmax(areas)))  # fmt: skip
+    union = _pso(3, threshold=1.0).plan(obs)
+    agree = _pso(3, threshold=1.0, agreement=0.6).plan(obs)
+    assert union.info["accepted"] == 3 and agree.info["accepted"] == 1
+    assert agree.history == 1 and union.history == 3
+    assert agree.detected and agree.objective < union.objective  # the person's square alone
+    assert np.hypot(*(agree.estimate - [0.0, 2.0])) < np.hypot(*(union.estimate - [0.0, 2.0]))
