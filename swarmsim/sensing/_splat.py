@@ -6,8 +6,9 @@ bounding capsule of every primitive (a capsule's own, a disc's or sphere's bound
 conservative footprint: the image of its axis segment widened by a bound on how far the image of
 a ball strays from the image of its centre. Each band of image rows then runs the exact
 ray-primitive tests of ``_raycast`` on the pixels of every footprint that reaches it, keeping the
-nearest hit per pixel, and shades the band. The nearest hit of a pixel is the same as image order
-finds: the same rays meet the same primitives with the same arithmetic, only the order differs.
+nearest hit per pixel, and a last pass shades every pixel. The nearest hit of a pixel is the same
+as image order finds: the same rays meet the same primitives with the same arithmetic, only the
+order differs.
 """
 
 from __future__ import annotations
@@ -116,7 +117,8 @@ def cull_kernel(cams, focal, width, height, bounds, order, reach, boxes, out_k, 
                 out_count):  # fmt: skip
     """Per camera, the primitives whose footprint meets the image, in splat order.
 
-    Primitives out of reach of the camera's frustum box (:func:`frustum_boxes`) go first.
+    Primitives out of horizontal reach of the camera's frustum box (:func:`frustum_boxes`) are
+    dropped before they are projected.
 
     Writes ``out_k[c, :count]`` (primitive indices), ``out_geo`` (footprint: image of the axis
     end points ``UA, VA, UB, VB`` and the widening ``RHO`` in pixels, negative for the whole

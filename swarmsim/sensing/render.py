@@ -156,16 +156,16 @@ def _splat_render(world: Any, targets: Any, cams: np.ndarray, camera: Camera) ->
     n, m, h, w = len(cams), len(bounds.order), camera.height, camera.width
     # Scratch arrays are kept with the world: first touching ~100 MB of fresh pages for ten
     # 512² views cost about a fifth of a render.
+    first, of = _splat.shared_directions(cams)
     scratch = world.device_cache.get("splat_scratch")
-    if scratch is None or scratch[1].shape != (n, h, w):
+    if scratch is None or scratch[1].shape != (n, h, w) or len(scratch[0]) < len(first):
         scratch = (
-            np.empty((n, h, w, 3)), np.empty((n, h, w)), np.empty((n, h, w), np.int8),
+            np.empty((len(first), h, w, 3)), np.empty((n, h, w)), np.empty((n, h, w), np.int8),
             np.empty((n, h, w), np.int32), np.empty((n, m), np.int32),
             np.empty((n, m, _splat.GEO_SIZE)), np.empty((n, m, 2), np.int32), np.empty(n, np.int32),
         )  # fmt: skip
         world.device_cache["splat_scratch"] = scratch
     dirs, best, code, index, prim_k, prim_geo, prim_rows, prim_count = scratch
-    first, of = _splat.shared_directions(cams)
     boxes = _splat.frustum_boxes(cams, camera.focal, w, h, bounds.z)
     _splat.cull_kernel(cams, camera.focal, w, h, bounds.capsules, bounds.order, bounds.reach, boxes,
                        prim_k, prim_geo, prim_rows, prim_count)  # fmt: skip
