@@ -231,9 +231,22 @@ def _warp_separable(view, g, r0, r1, nearest, rows, cols, weights, out_sum, out_
     taps1 = cols[1, jlo:jhi]
     fxs = weights[jlo:jhi]
     span = jhi - jlo
+    # Anomaly masks are mostly empty: a view row of zeros resamples to zeros, and a virtual row
+    # whose taps are both such rows would add exact zeros, so it is skipped (same sums).
+    blank = np.empty(hi - lo + 1, np.bool_)
     for r in range(lo, hi + 1):
         line = rows[r - lo, jlo * nc : jhi * nc]
         src = view[r]
+        flat = src.reshape(width * nc)
+        empty = True
+        for q in range(width * nc):
+            if flat[q] != 0:
+                empty = False
+                break
+        blank[r - lo] = empty
+        if empty:
+            line[:] = 0.0
+            continue
         for j in range(span):
             a = taps0[j]
             q = j * nc
@@ -263,12 +276,16 @@ def _warp_separable(view, g, r0, r1, nearest, rows, cols, weights, out_sum, out_
             count[j] += 1
         total = out_sum[i].reshape(vwidth * nc)[q0:q1]
         if nearest:
+            if blank[int(w) - lo]:
+                continue
             top = rows[int(w) - lo, q0:q1]
             for q in range(q1 - q0):
                 total[q] += top[q]
             continue
         y = min(max(w - 0.5, 0.0), height - 1.0)
         i0 = int(y)
+        if blank[i0 - lo] and blank[min(i0 + 1, height - 1) - lo]:
+            continue
         top = rows[i0 - lo, q0:q1]
         bottom = rows[min(i0 + 1, height - 1) - lo, q0:q1]
         fy = np.float32(y - i0)

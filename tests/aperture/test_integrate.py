@@ -199,11 +199,13 @@ def test_a_mask_seen_from_its_own_pose_is_its_own_foreground(height) -> None:
 
 
 @pytest.mark.parametrize("sampling", ["bilinear", "nearest"])
-@pytest.mark.parametrize("channels", [1, 3, 4, "mask"])
+@pytest.mark.parametrize("channels", [1, 3, 4, "mask", "sparse"])
 def test_separable_fast_path_equals_the_general_path(sampling, channels) -> None:
     """Nadir cameras of equal yaw take the row/column path: same coverage, same values up to
-    float32 rounding (the compiler may contract and reorder the lerps differently)."""
-    mask = channels == "mask"
+    float32 rounding (the compiler may contract and reorder the lerps differently). Sparse
+    masks (anomaly masks: a few flagged pixels) exercise the skipping of empty rows."""
+    mask = channels in ("mask", "sparse")
+    sparse = channels == "sparse"
     channels = 1 if mask else channels
     rng = np.random.default_rng(channels)
     poses = as_poses(np.column_stack([rng.uniform(-3, 3, (5, 2)), rng.uniform(10, 14, 5)]))
@@ -211,7 +213,10 @@ def test_separable_fast_path_equals_the_general_path(sampling, channels) -> None
     virtual = as_poses([(0.3, -0.2, 12.0), (0.0, 0.0, 15.0)])
     views = rng.random((5, 48, 64, channels), dtype=np.float32)
     if mask:
-        views = (views > 0.5).view(np.uint8)
+        views = (views > (0.995 if sparse else 0.5)).view(np.uint8)
+    if sparse:
+        views[:, 20:23, 30:33] = 1  # one blob in every view, beside the scattered pixels
+        assert 0 < views.mean() < 0.02
     plane = FocalPlane(height=0.4)
     fast = integrate(views, poses, virtual, camera=CAMERA, focal=plane, sampling=sampling)
     homography = plane_homographies(CAMERA, poses, CAMERA, virtual, plane)
