@@ -189,9 +189,20 @@ def aperture_table(results: dict[str, dict[str, Any]], min_views: float) -> str:
     return "\n".join(lines)
 
 
+def _wilcoxon(differences: list[float]) -> str:
+    """Two-sided Wilcoxon signed-rank p-value of paired differences, as a table cell suffix."""
+    from scipy.stats import wilcoxon
+
+    d = np.asarray(differences, np.float64)
+    if not np.any(d != 0.0):
+        return ""
+    p = float(wilcoxon(d).pvalue)
+    return ", p < 0.001" if p < 0.001 else f", p = {p:.3f}"
+
+
 def paired_table(runs: dict[str, list[dict[str, Any]]], min_views: float) -> str:
     """Markdown table: in how many seeds (same forest) the first strategy's maximum beats the
-    second's, per metric."""
+    second's, per metric, with the two-sided Wilcoxon signed-rank p-value of the differences."""
     metrics = {
         "detection coverage": lambda r: r.get("max_detection"),
         "optical visibility": lambda r: r.get("max_visibility"),
@@ -207,14 +218,13 @@ def paired_table(runs: dict[str, list[dict[str, Any]]], min_views: float) -> str
     for a, b in pairs:
         cells = []
         for value in metrics.values():
-            wins = total = 0
+            differences = []
             for ra, rb in zip(runs[a], runs[b], strict=True):
                 va, vb = value(ra), value(rb)
-                if va is None or vb is None:
-                    continue
-                total += 1
-                wins += va > vb
-            cells.append(f"{wins}/{total}")
+                if va is not None and vb is not None:
+                    differences.append(va - vb)
+            wins = sum(d > 0 for d in differences)
+            cells.append(f"{wins}/{len(differences)}{_wilcoxon(differences)}")
         lines.append(f"| {a} > {b} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

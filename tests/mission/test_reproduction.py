@@ -48,7 +48,19 @@ def test_paired_table_counts_seed_by_seed_wins() -> None:
     row = next(line for line in table.splitlines() if line.startswith("| a > b"))
     cells = [c.strip() for c in row.strip("|").split("|")][1:]
     # optical visibility, and the same through >= 10 views: a wins seeds 0 and 2.
-    assert cells[1] == "2/3" and cells[3] == "2/3"
+    assert cells[1].startswith("2/3,") and cells[3].startswith("2/3,")
+
+
+def test_paired_table_gives_the_exact_wilcoxon_p_value() -> None:
+    # Three positive differences of distinct sizes: of the 2^3 equally likely sign patterns
+    # under the null, one is as extreme on each side, so the two-sided p is 2/8.
+    runs = {
+        "a": [_run([0.5], [10.0]), _run([0.6], [10.0]), _run([0.9], [10.0])],
+        "b": [_run([0.4], [10.0]), _run([0.3], [10.0]), _run([0.1], [10.0])],
+    }
+    row = next(line for line in repro.paired_table(runs, min_views=10).splitlines()
+               if line.startswith("| a > b"))  # fmt: skip
+    assert [c.strip() for c in row.strip("|").split("|")][2] == "3/3, p = 0.250"
 
 
 def test_aggregate_reports_mean_and_sd_over_seeds() -> None:
