@@ -195,13 +195,14 @@ def machine() -> dict:
     }
 
 
-def bench_mission(*, iterations: int = 4, warmup: int = 12, backend: str = "cpu") -> dict:
+def bench_mission(*, iterations: int = 16, warmup: int = 12, backend: str = "cpu") -> dict:
     """Simulated seconds per wall second of PSO missions: default scene and paper scene (512²).
 
     Kernels compile on first use, and the PSO's converge branch is first used only once the
     person is found, so ``warmup`` iterations of the default scene (which finds it within a few)
     run before anything is timed. Each world is built before the clock starts; its first
-    iteration is excluded, then ``iterations`` iterations are timed.
+    iteration is excluded, then ``iterations`` iterations are timed (16: the paper scene's
+    swarm scans towards the person and starts converging on it, about 4 s of flight).
     """
     from controllers.registry import make_strategy
     from swarmsim.mission import Mission
