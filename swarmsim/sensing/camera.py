@@ -142,8 +142,9 @@ def project(camera: Camera, pose: np.ndarray, points: np.ndarray) -> tuple[np.nd
 
 
 def sphere_window(camera: Camera, pose: np.ndarray, spheres: np.ndarray) -> Window:
-    """The smallest block of pixels that holds every pixel whose ray can meet one of the
-    spheres ``(k, 4)`` ``[x, y, z, radius]`` (the whole image if one reaches behind the camera).
+    """A block of pixels that holds every pixel whose ray can meet one of the spheres
+    ``(k, 4)`` ``[x, y, z, radius]`` (conservative; the whole image if one reaches behind the
+    camera).
 
     A point within ``r`` of a centre ``p`` (camera coordinates, depth ``p_z > r``) projects
     within ``f r (1 + |p_x| / p_z) / (p_z - r)`` pixels of ``p``'s image along x (y likewise).

@@ -3,7 +3,7 @@
 ``render(world, poses, t)`` renders every camera of the batch in one call. Two methods find each
 pixel's first hit, with the same ray-primitive arithmetic and the same images: ``"trace"`` walks
 every ray through the voxel grid (image order), ``"splat"`` tests each primitive only on the
-pixels of its projected footprint (object order, CPU only, about twice as fast: see
+pixels of its projected footprint (object order, CPU only, about five times as fast: see
 ``_splat``). On the ``cpu`` backend numba kernels run in parallel over image rows; on ``cuda`` a
 numba.cuda kernel traces one thread per pixel and the results stay on the device (CuPy arrays
 when CuPy is installed).
