@@ -24,6 +24,8 @@ from swarmsim.sensing.thermal import dequantize_thermal, quantize_thermal, senso
 
 #: Ways to find each pixel's first hit (see the module docstring).
 RENDER_METHODS = ("auto", "splat", "trace")
+#: Cameras splatted per pass: bounds the scratch memory (about 35 MB per 512² camera).
+SPLAT_CAMERAS = 16
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,17 @@ def _resolve_method(method: str, backend: str) -> str:
 
 
 def _splat_render(world: Any, targets: Any, cams: np.ndarray, camera: Camera) -> tuple:
-    """Cull, splat and shade the world's primitives in n cameras (``_splat``)."""
+    """Cull, splat and shade the world's primitives in n cameras (``_splat``), at most
+    ``SPLAT_CAMERAS`` at a time so that the scratch arrays stay small."""
+    outputs = _cpu.empty_outputs(len(cams), camera.height, camera.width)
+    for start in range(0, len(cams), SPLAT_CAMERAS):
+        part = slice(start, start + SPLAT_CAMERAS)
+        _splat_part(world, targets, cams[part], camera, tuple(out[part] for out in outputs))
+    return outputs
+
+
+def _splat_part(world: Any, targets: Any, cams: np.ndarray, camera: Camera, outputs: tuple
+                ) -> None:  # fmt: skip
     bounds = world.device_cache.get("splat")
     if bounds is None:
         bounds = _splat.primitive_bounds(world.packed)
@@ -158,14 +170,15 @@ def _splat_render(world: Any, targets: Any, cams: np.ndarray, camera: Camera) ->
     # 512² views cost about a fifth of a render.
     first, of = _splat.shared_directions(cams)
     scratch = world.device_cache.get("splat_scratch")
-    if scratch is None or scratch[1].shape != (n, h, w) or len(scratch[0]) < len(first):
+    if scratch is None or scratch[1].shape[1:] != (h, w) or len(scratch[1]) < n:
+        k = max(n, 0 if scratch is None else len(scratch[1]))  # capacity, in cameras
         scratch = (
-            np.empty((len(first), h, w, 3)), np.empty((n, h, w)), np.empty((n, h, w), np.int8),
-            np.empty((n, h, w), np.int32), np.empty((n, m), np.int32),
-            np.empty((n, m, _splat.GEO_SIZE)), np.empty((n, m, 2), np.int32), np.empty(n, np.int32),
+            np.empty((k, h, w, 3)), np.empty((k, h, w)), np.empty((k, h, w), np.int8),
+            np.empty((k, h, w), np.int32), np.empty((k, m), np.int32),
+            np.empty((k, m, _splat.GEO_SIZE)), np.empty((k, m, 2), np.int32), np.empty(k, np.int32),
         )  # fmt: skip
         world.device_cache["splat_scratch"] = scratch
-    dirs, best, code, index, prim_k, prim_geo, prim_rows, prim_count = scratch
+    dirs, best, code, index, prim_k, prim_geo, prim_rows, prim_count = (a[:n] for a in scratch)
     boxes = _splat.frustum_boxes(cams, camera.focal, w, h, bounds.z)
     _splat.cull_kernel(cams, camera.focal, w, h, bounds.capsules, bounds.order, bounds.reach, boxes,
                        prim_k, prim_geo, prim_rows, prim_count)  # fmt: skip
@@ -173,7 +186,6 @@ def _splat_render(world: Any, targets: Any, cams: np.ndarray, camera: Camera) ->
                        first, of, dirs, best, code, index)  # fmt: skip
     _splat.splat_kernel(cams, camera.focal, w, h, world.packed, world.leaf_fill, prim_k, prim_geo,
                         prim_rows, prim_count, of, dirs, best, code, index)  # fmt: skip
-    outputs = _cpu.empty_outputs(n, h, w)
     p = world.primitives
     shading = (
         world.packed, p.label, p.temperature, p.albedo, world.sunlit, targets.packed,
@@ -184,7 +196,6 @@ def _splat_render(world: Any, targets: Any, cams: np.ndarray, camera: Camera) ->
     if flat is None:
         flat = world.device_cache["splat_discs"] = _splat.disc_colours(*shading)
     _splat.shade_kernel(cams, camera.focal, w, h, best, code, index, *shading, flat, *outputs)
-    return outputs
 
 
 def _sensor(thermal: Any, settings: Any, rng: np.random.Generator | None, backend: str) -> Any:

@@ -100,6 +100,23 @@ def test_splat_renders_the_same_images_as_trace_in_a_forest() -> None:
         np.testing.assert_array_equal(getattr(splat, name), getattr(trace, name), err_msg=name)
 
 
+def test_splat_in_passes_renders_every_camera(monkeypatch) -> None:
+    """Large batches are splatted a few cameras at a time, in reused scratch arrays."""
+    import swarmsim.sensing.render as render_module
+
+    monkeypatch.setattr(render_module, "SPLAT_CAMERAS", 3)
+    world = make_world(random_primitives(np.random.default_rng(9)), leaf_fill=0.6)
+    rng = np.random.default_rng(10)
+    poses = np.column_stack([rng.uniform(-2, 2, (7, 2)), rng.uniform(9, 12, 7),
+                             rng.uniform(-3, 3, 7), rng.uniform(0, 0.4, 7)])  # fmt: skip
+    poses[:4, 3:] = 0.0  # some cameras share a rotation (one ray-direction image)
+    trace = render(world, poses, backend="cpu", method="trace")
+    for _ in range(2):  # the second call reuses the scratch arrays of the first
+        splat = render(world, poses, backend="cpu", method="splat")
+        for name in ("thermal", "rgb", "depth", "label", "target_id"):
+            np.testing.assert_array_equal(getattr(splat, name), getattr(trace, name))
+
+
 def test_render_rejects_an_unknown_method() -> None:
     world = make_world(Primitives.empty())
     with pytest.raises(ValueError, match="method"):
