@@ -227,12 +227,11 @@ class Mission:
         camera = self.world.camera
         frames = render(self.world, poses, t, backend=self.backend, rng=self.rng).to_numpy()
         channels = self.scene.mission.channels
-        if channels == "all" and (
-            self._stack is None or self._stack.shape[:3] != frames.thermal.shape
-        ):
+        shape = (*frames.thermal.shape, 4 if channels == "all" else 1)
+        if self._stack is None or self._stack.shape != shape:
             # Reused: 42 MB of fresh pages per iteration of the paper scene cost more than RX.
-            self._stack = np.empty((*frames.thermal.shape, 4), np.float32)
-        stack = detection_stack(frames, channels, out=self._stack if channels == "all" else None)
+            self._stack = np.empty(shape, np.float32)
+        stack = detection_stack(frames, channels, out=self._stack)
         config = self.scene.mission
         masks = anomaly_masks(stack, quantile=config.quantile, min_score=config.min_score)
         sampling = config.sampling

@@ -115,19 +115,18 @@ class ApertureRun:
 def detection_stack(frames: Frames, channels: str = "all", *, out: np.ndarray | None = None
                     ) -> np.ndarray:  # fmt: skip
     """(n, H, W, C) float32 images RX runs on: R, G, B in [0, 1] and thermal (``"all"``), or
-    thermal alone (``"thermal"``). ``out`` (n, H, W, 4) float32 is filled when given."""
+    thermal alone (``"thermal"``); written into ``out`` when given."""
     if channels not in CHANNELS:
         raise ValueError(f"channels: expected one of {CHANNELS}, got {channels!r}")
     thermal = np.ascontiguousarray(to_numpy(frames.thermal), np.float32)
+    shape = (*thermal.shape, 4 if channels == "all" else 1)
+    stack = np.empty(shape, np.float32) if out is None else out
+    if stack.shape != shape or stack.dtype != np.float32:
+        raise ValueError(f"out: expected float32 {shape}, got {stack.dtype} {stack.shape}")
     if channels == "thermal":
-        return thermal[..., None]
-    rgb = np.ascontiguousarray(to_numpy(frames.rgb))
-    stack = np.empty((*thermal.shape, 4), np.float32) if out is None else out
-    if stack.shape != (*thermal.shape, 4) or stack.dtype != np.float32:
-        raise ValueError(
-            f"out: expected float32 {(*thermal.shape, 4)}, got {stack.dtype} {stack.shape}"
-        )
-    stack_kernel(rgb, thermal, stack)
+        stack[..., 0] = thermal
+    else:
+        stack_kernel(np.ascontiguousarray(to_numpy(frames.rgb)), thermal, stack)
     return stack
 
 
