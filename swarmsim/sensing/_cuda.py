@@ -45,29 +45,25 @@ def _cast_kernel(origins, dirs, tmax, packed, leaf_fill, glo, gcell, gdims, gsta
 
 
 def _world_arrays(world: Any) -> tuple:
-    """Device copies of the world's static arrays, uploaded once per world."""
-    cached = world.device_cache.get("render")
-    if cached is None:
+    """Device copies of the world's static arrays, uploaded once per world (any thread)."""
+    from swarmsim.sensing.render import world_table
+
+    def upload() -> tuple:
         p = world.primitives
         g = world.grid
         host = (
             world.packed, p.label, p.temperature, p.albedo, world.sunlit, world.leaf_fill,
-            g.lower, g.cell, g.dims, g.start, g.items, g.top,
+            g.lower, g.cell, g.dims, g.start, g.items, g.top, world.ground.packed, world.light,
         )  # fmt: skip
-        cached = tuple(cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in host)
-        world.device_cache["render"] = cached
-        world.device_cache["ground"] = (
-            cuda.to_device(world.ground.packed),
-            cuda.to_device(world.light),
-        )
-    return cached
+        return tuple(cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in host)
+
+    return world_table(world, "render", upload)
 
 
 def render(world: Any, targets: Any, cams: np.ndarray, camera: Any) -> tuple:
     """Render on the GPU; returns (thermal, rgb, depth, label, target_id) arrays."""
     (packed, labels, temperature, albedo, sunlit, leaf_fill, lower, cell, dims, start, items,
-     top) = _world_arrays(world)  # fmt: skip
-    ground, light = world.device_cache["ground"]
+     top, ground, light) = _world_arrays(world)  # fmt: skip
     n, h, w = len(cams), camera.height, camera.width
     outputs = (
         cuda.device_array((n, h, w), np.float32),
@@ -94,7 +90,7 @@ def render(world: Any, targets: Any, cams: np.ndarray, camera: Any) -> tuple:
 def cast(world: Any, origins: np.ndarray, dirs: np.ndarray, tmax: np.ndarray,
          tpacked: np.ndarray, tbound: np.ndarray, tstart: np.ndarray) -> tuple:  # fmt: skip
     """First hits of rays on the GPU; host arrays (t, code, index)."""
-    packed, _, _, _, _, leaf_fill, lower, cell, dims, start, items, top = _world_arrays(world)
+    packed, _, _, _, _, leaf_fill, lower, cell, dims, start, items, top, _, _ = _world_arrays(world)
     m = len(origins)
     out = (cuda.device_array(m, np.float64), cuda.device_array(m, np.int8),
            cuda.device_array(m, np.int32))  # fmt: skip

@@ -12,6 +12,8 @@ when CuPy is installed).
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +28,51 @@ from swarmsim.sensing.thermal import dequantize_thermal, quantize_thermal, senso
 RENDER_METHODS = ("auto", "splat", "trace")
 #: Cameras splatted per pass: bounds the scratch memory (about 35 MB per 512² camera).
 SPLAT_CAMERAS = 16
+
+# Threads may render one world at once (a viewer's preview beside its mission, a threaded
+# worker): tables derived from the world are built once under a lock and never written again;
+# scratch arrays belong to the rendering thread.
+_TABLES_LOCK = threading.Lock()
+_WORKSPACE = threading.local()
+
+
+def world_table(world: Any, name: str, build: Callable[[], Any]) -> Any:
+    """A read-only table derived from the world's static geometry, built on first use.
+
+    Kept in ``world.device_cache`` (shared by every thread and by copies of the world with other
+    targets), so ``build`` must not depend on the targets.
+    """
+    table = world.device_cache.get(name)
+    if table is None:
+        with _TABLES_LOCK:
+            table = world.device_cache.get(name)
+            if table is None:
+                table = world.device_cache[name] = build()
+    return table
+
+
+def _splat_scratch(n: int, h: int, w: int, m: int) -> tuple:
+    """This thread's splat scratch for n cameras of h × w and m primitives (grown, never shrunk).
+
+    First touching ~100 MB of fresh pages for ten 512² views costs about a fifth of a render,
+    so the arrays are reused from call to call.
+    """
+    scratch = getattr(_WORKSPACE, "splat", None)
+    fits = scratch is not None and scratch[1].shape[1:] == (h, w) and scratch[4].shape[1] == m
+    if not fits or len(scratch[1]) < n:
+        k = max(n, len(scratch[1]) if fits else 0)  # capacity, in cameras
+        scratch = (
+            np.empty((k, h, w, 3)),
+            np.empty((k, h, w)),
+            np.empty((k, h, w), np.int8),
+            np.empty((k, h, w), np.int32),
+            np.empty((k, m), np.int32),
+            np.empty((k, m, _splat.GEO_SIZE)),
+            np.empty((k, m, 2), np.int32),
+            np.empty(k, np.int32),
+        )
+        _WORKSPACE.splat = scratch
+    return tuple(a[:n] for a in scratch)
 
 
 @dataclass(frozen=True)
@@ -161,24 +208,10 @@ def _splat_render(world: Any, targets: Any, cams: np.ndarray, camera: Camera) ->
 
 def _splat_part(world: Any, targets: Any, cams: np.ndarray, camera: Camera, outputs: tuple
                 ) -> None:  # fmt: skip
-    bounds = world.device_cache.get("splat")
-    if bounds is None:
-        bounds = _splat.primitive_bounds(world.packed)
-        world.device_cache["splat"] = bounds
+    bounds = world_table(world, "splat", lambda: _splat.primitive_bounds(world.packed))
     n, m, h, w = len(cams), len(bounds.order), camera.height, camera.width
-    # Scratch arrays are kept with the world: first touching ~100 MB of fresh pages for ten
-    # 512² views cost about a fifth of a render.
     first, of = _splat.shared_directions(cams)
-    scratch = world.device_cache.get("splat_scratch")
-    if scratch is None or scratch[1].shape[1:] != (h, w) or len(scratch[1]) < n:
-        k = max(n, 0 if scratch is None else len(scratch[1]))  # capacity, in cameras
-        scratch = (
-            np.empty((k, h, w, 3)), np.empty((k, h, w)), np.empty((k, h, w), np.int8),
-            np.empty((k, h, w), np.int32), np.empty((k, m), np.int32),
-            np.empty((k, m, _splat.GEO_SIZE)), np.empty((k, m, 2), np.int32), np.empty(k, np.int32),
-        )  # fmt: skip
-        world.device_cache["splat_scratch"] = scratch
-    dirs, best, code, index, prim_k, prim_geo, prim_rows, prim_count = (a[:n] for a in scratch)
+    dirs, best, code, index, prim_k, prim_geo, prim_rows, prim_count = _splat_scratch(n, h, w, m)
     boxes = _splat.frustum_boxes(cams, camera.focal, w, h, bounds.z)
     _splat.cull_kernel(cams, camera.focal, w, h, bounds.capsules, bounds.order, bounds.reach, boxes,
                        prim_k, prim_geo, prim_rows, prim_count)  # fmt: skip
@@ -192,9 +225,8 @@ def _splat_part(world: Any, targets: Any, cams: np.ndarray, camera: Camera, outp
         targets.primitives.owner, targets.primitives.temperature, targets.primitives.albedo,
         targets.sunlit, world.ground.packed, world.light,
     )  # fmt: skip
-    flat = world.device_cache.get("splat_discs")
-    if flat is None:
-        flat = world.device_cache["splat_discs"] = _splat.disc_colours(*shading)
+    # Disc shading reads no target data (static hits only), so copies of the world share it.
+    flat = world_table(world, "splat_discs", lambda: _splat.disc_colours(*shading))
     _splat.shade_kernel(cams, camera.focal, w, h, best, code, index, *shading, flat, *outputs)
 
 

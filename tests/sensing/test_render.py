@@ -117,6 +117,47 @@ def test_splat_in_passes_renders_every_camera(monkeypatch) -> None:
             np.testing.assert_array_equal(getattr(splat, name), getattr(trace, name))
 
 
+def test_two_threads_rendering_one_world_give_the_images_of_sequential_calls() -> None:
+    """No shared scratch: each thread's images equal those rendered one call at a time, also
+    for a copy of the world with another person (which shares the world's tables)."""
+    import dataclasses
+    import threading
+
+    from swarmsim.scene import load_scene
+    from swarmsim.world.world import build_world
+
+    world = build_world(load_scene(None, ["camera.resolution=[64, 64]", "forest.area=[40, 40]"]))
+    moved = dataclasses.replace(world, targets=world.targets[::-1])
+    rng = np.random.default_rng(3)
+    # Same batch size and image size in both threads: the shapes that would share a buffer.
+    jobs = [
+        (world if k % 2 == 0 else moved,
+         np.column_stack([rng.uniform(-8, 8, (3, 2)), rng.uniform(30, 44, 3), rng.uniform(-3, 3, 3),
+                          np.zeros(3)]))
+        for k in range(6)
+    ]  # fmt: skip
+    expected = [render(w, poses, backend="cpu").rgb for w, poses in jobs]
+    results: dict[int, list[np.ndarray]] = {0: [], 1: []}
+    barrier = threading.Barrier(2)
+
+    def work(thread: int) -> None:
+        barrier.wait()
+        for _ in range(4):
+            for w, poses in jobs[thread::2]:
+                results[thread].append(render(w, poses, backend="cpu").rgb.copy())
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for thread in (0, 1):
+        mine = expected[thread::2] * 4
+        assert len(results[thread]) == len(mine)
+        for got, want in zip(results[thread], mine, strict=True):
+            np.testing.assert_array_equal(got, want)
+
+
 def test_render_rejects_an_unknown_method() -> None:
     world = make_world(Primitives.empty())
     with pytest.raises(ValueError, match="method"):
