@@ -8,7 +8,8 @@ the same protocol.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -26,12 +27,20 @@ class Dynamics(Protocol):
         """
         ...
 
-    def fly_to(self, waypoints: np.ndarray, *, speed: float | None = None) -> float:
+    def fly_to(
+        self,
+        waypoints: np.ndarray,
+        *,
+        speed: float | None = None,
+        callback: Callable[[Any], None] | None = None,
+    ) -> float:
         """Fly every drone straight to its waypoint (n, 3); returns the elapsed time in seconds.
 
         Args:
             waypoints: (n, 3) targets in metres.
             speed: Ground speed in m/s for this leg; None: the model's default.
+            callback: Called with the model at intermediate poses of the flight (its
+                `positions`, `headings` and `time` are those of the moment), e.g. to animate it.
         """
         ...
 
