@@ -204,15 +204,13 @@ def bench_mission(*, iterations: int = 16, warmup: int = 12, backend: str = "cpu
     iteration is excluded, then ``iterations`` iterations are timed (16: the paper scene's
     swarm scans towards the person and starts converging on it, about 4 s of flight).
     """
-    from controllers.registry import make_strategy
+    from controllers.registry import make_mission
     from swarmsim.mission import Mission
     from swarmsim.scene import SCENES_DIR
 
     def mission_of(name: str) -> tuple[Any, Mission]:
         scene = load_scene(SCENES_DIR / f"{name}.toml")
-        world = build_world(scene)
-        return scene, Mission(scene=scene, world=world, backend=backend,
-                              strategy=make_strategy(scene, backend=backend))  # fmt: skip
+        return scene, make_mission(scene, backend=backend)
 
     _, warm = mission_of("default")
     for _ in range(warmup):
@@ -220,16 +218,48 @@ def bench_mission(*, iterations: int = 16, warmup: int = 12, backend: str = "cpu
     figures: dict = {"backend": backend, "iterations": iterations, "warmup": warmup}
     for name in ("default", "paper_static"):
         scene, mission = mission_of(name)
-        first = mission.step()
+        first = mission.step().record
         start = time.perf_counter()
         for _ in range(iterations):
-            last = mission.step()
+            last = mission.step().record
         wall = time.perf_counter() - start
         figures[f"{name}_realtime_factor"] = (last.time - first.time) / wall
         figures[f"{name}_s_per_iteration"] = wall / iterations
         figures[f"{name}_drones"] = scene.swarm.drones
         figures[f"{name}_resolution"] = list(scene.camera.resolution)
-    return figures
+    return figures | bench_reset()
+
+
+def bench_reset(*, repeat: int = 5) -> dict:
+    """What a restart costs next to building the world again (default scene).
+
+    ``reset_s`` is `Mission.reset` whole (restart plus the first observation, which a rebuilt
+    mission pays too); ``restart_s`` the restart alone.
+    """
+    from controllers.registry import make_mission
+    from swarmsim.strategy import Plan
+
+    scene = load_scene()
+    start = time.perf_counter()
+    world = build_world(scene)
+    build = time.perf_counter() - start
+    mission = make_mission(scene, world=world)
+    mission.run(max_time=1.0)
+    reset = best_time(lambda: mission.reset(seed=1), repeat)
+    observe = math.inf
+    for _ in range(repeat):
+        obs = mission.reset(seed=1)
+        mission.advance(Plan(waypoints=obs.positions), obs)
+        start = time.perf_counter()
+        mission.observe()
+        observe = min(observe, time.perf_counter() - start)
+    return {
+        "default_world_build_s": build,
+        "default_reset_s": reset,
+        "default_observe_s": observe,
+        "default_restart_s": max(reset - observe, 0.0),
+        "default_reset_share_of_build": reset / build,
+    }
 
 
 def bench_dynamics(*, repeat: int = 5) -> dict:

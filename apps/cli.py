@@ -47,6 +47,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     """Render one camera of a scene and write the frame arrays (and optionally a PNG)."""
     from apps.images import colorize, robust_range, side_by_side, write_npz, write_png
     from swarmsim.sensing.render import render
+    from swarmsim.streams import stream
     from swarmsim.world.world import build_world
 
     pose = parse_pose(args.pose)
@@ -54,7 +55,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         raise UsageError(f"--time: expected a finite number of seconds, got {args.time!r}")
     scene = load_scene_args(args)
     world = build_world(scene)
-    rng = np.random.default_rng([scene.run.seed, 4])
+    rng = stream(scene.run.seed, "render-noise")
     frames = render(world, pose, args.time, backend=scene.run.backend, rng=rng)
     arrays = frames.arrays(0)
     if args.out:

@@ -37,6 +37,7 @@ def cmd_integrate(args: argparse.Namespace) -> int:
     from apps.images import colorize, robust_range, write_png, write_text
     from swarmsim.aperture.experiment import run, view_poses
     from swarmsim.aperture.integrate import FocalPlane
+    from swarmsim.streams import stream
     from swarmsim.world.world import build_world
 
     if args.count < 1:
@@ -51,14 +52,14 @@ def cmd_integrate(args: argparse.Namespace) -> int:
     scene = load_scene_args(args)
     world = build_world(scene)
     centre = world.targets[0].position(args.time) if world.targets else np.zeros(2)
-    rng = np.random.default_rng([scene.run.seed, 5])
+    rng = stream(scene.run.seed, "view-jitter")
     poses = view_poses(args.views, args.count, spacing=args.spacing, centre=tuple(centre),
                        altitude=args.altitude, rng=rng)  # fmt: skip
     pitch = math.radians(scene.camera.pitch)
     poses[:, 4] = pitch
     virtual = (float(centre[0]), float(centre[1]), args.altitude, 0.0, pitch)
     result = run(world, poses, virtual, focal=FocalPlane(height=args.focal_height), t=args.time,
-                 rng=np.random.default_rng([scene.run.seed, 4]), backend=scene.run.backend,
+                 rng=stream(scene.run.seed, "render-noise"), backend=scene.run.backend,
                  channels=args.channels)  # fmt: skip
 
     nearest = int(np.argmin(np.hypot(*(poses[:, :2] - centre).T)))

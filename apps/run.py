@@ -152,7 +152,7 @@ def _visibility_png(path: Path, result: Any) -> None:
     a.set_ylabel("objective [px]")
     b.plot(t, [100 * r.visibility for r in records], label="optical visibility")
     b.plot(t, [100 * r.detection for r in records], label="detection coverage")
-    b.plot(t, [100 * r.integral for r in records], label="integral visibility")
+    b.plot(t, [100 * r.integral_visibility for r in records], label="integral visibility")
     b.set_ylabel("%")
     b.set_xlabel("simulated time [s]")
     b.set_ylim(0, 100)
@@ -162,36 +162,17 @@ def _visibility_png(path: Path, result: Any) -> None:
     plt.close(fig)
 
 
-def scene_flight_controller(scene: Any) -> Any | None:
-    """The flight controller the scene's quadrotor model needs (None for the kinematic model)."""
-    if scene.dynamics.model == "kinematic":
-        return None
-    from controllers.flight import flight_controller
-    from swarmsim.dynamics.airframe import AirframeError
-    from swarmsim.scene import SceneError
-
-    try:
-        return flight_controller(scene.dynamics.controller, airframe=scene.dynamics.airframe)
-    except AirframeError as exc:
-        raise SceneError(scene.source, "dynamics.airframe", str(exc)) from None
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     """Fly the scene's mission; Ctrl-C stops it and still writes a valid partial summary."""
-    from controllers.registry import make_strategy
-    from swarmsim.backend import resolve_backend
-    from swarmsim.mission import Mission
-    from swarmsim.world.world import build_world
+    from controllers.registry import make_mission, resolve_strategy, strategy_params
 
     scene = load_scene_args(args)
     if not scene.targets:
         raise UsageError(f"{scene.source}: the mission needs at least one [[targets]] table")
-    backend = resolve_backend(scene.run.backend)
+    strategy_params(scene, resolve_strategy(scene))  # a bad [strategy] fails before the forest
     start = time.perf_counter()
-    world = build_world(scene)
-    strategy = make_strategy(scene, backend=backend)
-    mission = Mission(scene=scene, world=world, strategy=strategy, backend=backend,
-                      flight_controller=scene_flight_controller(scene))  # fmt: skip
+    mission = make_mission(scene)
+    world, backend = mission.world, mission.backend
     max_time = scene.mission.max_time
     progress = None if args.quiet else (lambda r: _progress(r, max_time))
     result = mission.run(progress=progress)

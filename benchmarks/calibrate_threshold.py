@@ -43,12 +43,11 @@ from typing import Any
 import numpy as np
 
 from controllers.pso import REFERENCE_PIXELS
-from controllers.registry import make_strategy
+from controllers.registry import make_mission
 from swarmsim.aperture.detect import rx
 from swarmsim.aperture.experiment import detection_stack
 from swarmsim.aperture.metrics import target_footprint
 from swarmsim.backend import resolve_backend
-from swarmsim.mission import Mission
 from swarmsim.scene import load_scene
 from swarmsim.sensing.render import render
 from swarmsim.world.world import build_world
@@ -114,21 +113,14 @@ def fly(scene: Any, iterations: int, backend: str, *, scan: bool = True) -> dict
     overrides = [f"mission.max_iterations={iterations}", "mission.max_time=1000"]
     if scan:
         overrides.append(f"strategy.threshold={OUT_OF_REACH}")
-    scene = scene.with_overrides(*overrides)
-    world = build_world(scene)
-    strategy = make_strategy(scene, backend=backend)
+    mission = make_mission(scene.with_overrides(*overrides), backend=backend)
     blobs: list[float] = []
-    plan = strategy.plan
-
-    def spy(obs):  # record what the mission observed before the strategy plans
-        blobs.append(float(np.max(obs.blob_areas)))
-        return plan(obs)
-
-    strategy.plan = spy  # type: ignore[method-assign]
-    mission = Mission(scene=scene, world=world, strategy=strategy, backend=backend)
-    result = mission.run()
-    objective = [r.objective for r in result.records]
-    visibility = [r.visibility for r in result.records]
+    while not mission.done:
+        obs = mission.observe()
+        blobs.append(float(np.max(obs.blob_areas)))  # what the swarm saw before planning
+        mission.advance(mission.strategy.plan(obs), obs)
+    objective = [r.objective for r in mission.records]
+    visibility = [r.visibility for r in mission.records]
     return {"objective": objective, "blob": blobs, "visibility": visibility}
 
 

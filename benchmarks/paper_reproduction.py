@@ -62,18 +62,12 @@ DEFAULT_OUT = Path("out/paper_reproduction")
 
 def run_one(strategy: str, seed: int, overrides: list[str], backend: str | None) -> dict[str, Any]:
     """One mission of ``strategy`` on its paper scene with ``run.seed = seed``."""
-    from controllers.registry import make_strategy
-    from swarmsim.mission import Mission
+    from controllers.registry import make_mission
     from swarmsim.scene import SCENES_DIR, load_scene
-    from swarmsim.world.world import build_world
 
     overrides = [*VARIANTS.get(strategy, []), *overrides]
     scene = load_scene(SCENES_DIR / PAPER[strategy][0], [f"run.seed={seed}", *overrides])
-    backend = backend or scene.run.backend
-    world = build_world(scene)
-    mission = Mission(scene=scene, world=world, strategy=make_strategy(scene, backend=backend),
-                      backend=backend)  # fmt: skip
-    result = mission.run()
+    result = make_mission(scene, backend=backend).run()
     summary = dict(result.summary)
     detection = np.array([r.detection for r in result.records], np.float64)
     summary["time_to_max_detection_s"] = None
@@ -83,7 +77,7 @@ def run_one(strategy: str, seed: int, overrides: list[str], backend: str | None)
     summary["realtime_factor"] = summary["sim_time_s"] / max(summary["wall_time_s"], 1e-9)
     summary["trace"] = {
         key: [float(getattr(r, key)) for r in result.records]
-        for key in ("time", "visibility", "integral", "detection", "views", "history")
+        for key in ("time", "visibility", "integral_visibility", "detection", "views", "history")
     }
     summary["scene"] = PAPER[strategy][0]
     summary["overrides"] = overrides
@@ -105,8 +99,9 @@ def aperture_figures(run: dict[str, Any], min_views: float) -> dict[str, float |
     time_s = np.asarray(trace["time"], np.float64)
     wide = np.asarray(trace["views"], np.float64) >= min_views
     out: dict[str, float | None] = {}
-    for key in ("visibility", "integral"):
-        values = np.asarray(trace[key], np.float64)
+    for key, name in (("visibility", "visibility"), ("integral", "integral_visibility")):
+        # Runs written before the record field was renamed keep it as "integral".
+        values = np.asarray(trace.get(name, trace.get(key)), np.float64)
         ok = wide & np.isfinite(values)
         k = int(np.argmax(np.where(ok, values, -np.inf))) if ok.any() else None
         out[f"wide_max_{key}"] = None if k is None else float(values[k])

@@ -18,15 +18,51 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
-from controllers.pso import direction, largest_area, line_offsets, overlapping, staggered_altitudes
+from controllers.pso import ThresholdParams, largest_area, overlapping
 from swarmsim.aperture.blobs import find_blobs
 from swarmsim.aperture.integrate import foreground, integrate
+from swarmsim.formation import across, direction, line_offsets, staggered_altitudes
+from swarmsim.scene import Scene, scene_key
 from swarmsim.strategy import Observation, Plan
 
-__all__ = ["BruteForce", "ParallelSampling", "lawnmower"]
+__all__ = ["BruteForce", "BruteForceParams", "ParallelParams", "ParallelSampling", "lawnmower"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BruteForceParams(ThresholdParams):
+    """The lawnmower of one drone at h1, capturing every `capture_spacing` metres."""
+
+    sweep: tuple[float, float] = scene_key(
+        (40.0, 40.0),
+        "Extent [across, along] of the searched rectangle in front of the start.",
+        unit="m",
+        gt=0,
+    )
+    lane_spacing: float = scene_key(8.0, "Distance between lawnmower lanes.", unit="m", gt=0)
+    capture_spacing: float = scene_key(
+        1.0, "Distance flown between two captures.", unit="m", gt=0
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParallelParams(ThresholdParams):
+    """The line formation flying straight along the scan direction, capturing as it goes."""
+
+    sweep: tuple[float, float] = scene_key(
+        (40.0, 40.0),
+        "Extent [across, along] of the searched rectangle in front of the start (the line "
+        "flies the along part).",
+        unit="m",
+        gt=0,
+    )
+    c4: float = scene_key(4.2, "Line spacing.", unit="m", gt=0)
+    capture_spacing: float = scene_key(
+        1.0, "Distance flown between two captures.", unit="m", gt=0
+    )
 
 
 def lawnmower(
@@ -38,12 +74,12 @@ def lawnmower(
     across (centred on ``start``) and ``sweep[1]`` metres along, starting at ``start``.
     """
     d = direction(heading)
-    across = np.array([d[1], -d[0]])
+    side = across(heading)
     lanes = max(1, math.floor(sweep[0] / lane + 1e-9) + 1)
     offsets = line_offsets(lanes, lane)
     corners = []
     for k, off in enumerate(offsets):
-        a = start + off * across
+        a = start + off * side
         b = a + sweep[1] * d
         corners += [a, b] if k % 2 == 0 else [b, a]
     corners = np.array(corners)
@@ -98,7 +134,7 @@ class _Blind:
             if largest.ground is not None and math.isfinite(largest.ground[0]):
                 estimate = np.array(largest.ground[:2])
         # This capture was taken at the path's last point: the sweep is over.
-        done = self.index >= len(self.path) - 1
+        done = bool(self.index >= len(self.path) - 1)
         self.index = min(self.index + 1, len(self.path) - 1)
         waypoints = np.column_stack([self.path[self.index], self.altitudes])
         return Plan(
@@ -111,9 +147,9 @@ class _Blind:
             detection=detection,
             estimate=estimate,
             views=self.poses[near],
-            integral=total.image[0, ..., 0],
+            integral_image=total.image[0, ..., 0],
             mode="sample",
-            info={"done": done},
+            done=done,
         )
 
 
@@ -121,6 +157,24 @@ class BruteForce(_Blind):
     """One drone on a lawnmower path at h1, capturing every ``spacing`` metres."""
 
     name = "brute-force"
+    Params = BruteForceParams
+
+    @classmethod
+    def from_scene(
+        cls, scene: Scene, rng: np.random.Generator, backend: str, params: BruteForceParams
+    ) -> BruteForce:
+        """The lawnmower from the scene's start, at its lowest altitude h1."""
+        w = scene.swarm
+        return cls(
+            start=w.start,
+            heading=math.radians(w.heading),
+            sweep=params.sweep,
+            lane=params.lane_spacing,
+            spacing=params.capture_spacing,
+            altitude=w.altitude,
+            threshold=params.threshold_px(scene.camera.resolution),
+            backend=backend,
+        )
 
     def __init__(self, *, start: tuple[float, float], heading: float, sweep: tuple[float, float],
                  lane: float, spacing: float, altitude: float, threshold: float,
@@ -134,13 +188,32 @@ class ParallelSampling(_Blind):
     """The n-drone line formation flying straight along the scan direction."""
 
     name = "parallel"
+    Params = ParallelParams
+
+    @classmethod
+    def from_scene(
+        cls, scene: Scene, rng: np.random.Generator, backend: str, params: ParallelParams
+    ) -> ParallelSampling:
+        """The scene's swarm in a line of spacing c4, flying ``sweep[1]`` metres straight."""
+        w = scene.swarm
+        return cls(
+            n=w.drones,
+            start=w.start,
+            heading=math.radians(w.heading),
+            length=params.sweep[1],
+            c4=params.c4,
+            spacing=params.capture_spacing,
+            altitude=w.altitude,
+            altitude_step=w.altitude_step,
+            threshold=params.threshold_px(scene.camera.resolution),
+            backend=backend,
+        )
 
     def __init__(self, *, n: int, start: tuple[float, float], heading: float, length: float,
                  c4: float, spacing: float, altitude: float, altitude_step: float,
                  threshold: float, backend: str = "cpu") -> None:  # fmt: skip
         d = direction(heading)
-        across = np.array([d[1], -d[0]])
-        line = np.asarray(start, np.float64) + line_offsets(n, c4)[:, None] * across
+        line = np.asarray(start, np.float64) + line_offsets(n, c4)[:, None] * across(heading)
         steps = max(1, math.ceil(length / spacing - 1e-9))
         along = np.linspace(0.0, length, steps + 1)
         path = line[None, :, :] + along[:, None, None] * d

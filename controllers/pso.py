@@ -27,16 +27,17 @@ import numpy as np
 
 from swarmsim.aperture.blobs import find_blobs
 from swarmsim.aperture.integrate import foreground, integrate
+from swarmsim.formation import across, direction, line_formation, line_offsets
+from swarmsim.scene import Scene, scene_key
 from swarmsim.strategy import Observation, Plan
 
 __all__ = [
     "PSO",
     "PSOParams",
+    "ThresholdParams",
     "greedy_agreement",
     "greedy_history",
-    "line_offsets",
     "separate",
-    "staggered_altitudes",
     "threshold_pixels",
 ]
 
@@ -44,49 +45,70 @@ REFERENCE_PIXELS = 512 * 512  # image size the paper's threshold was calibrated 
 
 
 @dataclass(frozen=True, kw_only=True)
-class PSOParams:
-    """Constants of the adaptive PSO (metres unless noted; paper values as defaults)."""
+class ThresholdParams:
+    """The objective threshold T of the paper, shared by the PSO and the blind baselines."""
 
-    c1: float = 1.0
-    c2: float = 2.0
-    c3: float = 2.0
-    c4: float = 4.2
-    c5: float = 0.3
-    threshold: float = 220.0  # pixels, already scaled to the image size
-    fixed_leader: bool = False
-    projection_slots: bool = False
-    hard_separation: bool = False
-    history_reset: bool = False
-    tracking: bool = False
-    agreement: float = 0.0  # 0: the paper's union of registered masks
-    separation_steps: int = 500
-    separation_dt: float = 0.001
+    threshold: float = scene_key(
+        16.3,
+        "Objective threshold T (PSO: between scanning and converging; all: the detection "
+        "claim), in % of the reference blob area (see reference_area).",
+        unit="%",
+        ge=0,
+    )
+    reference_area: float = scene_key(
+        147.0,
+        "Pixels of an unoccluded lying person seen from h1 straight above in a 512² image (our "
+        "renderer; the paper's was ≈ 1350 px, so its 16.3 % was 220 px); T in pixels is "
+        "threshold/100 · reference_area · (pixels/512²).",
+        unit="px",
+        gt=0,
+    )
+
+    def threshold_px(self, resolution: tuple[int, int]) -> float:
+        """T in pixels for images of ``resolution`` = (width, height)."""
+        return threshold_pixels(self.threshold, self.reference_area, *resolution)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PSOParams(ThresholdParams):
+    """Constants of the adaptive PSO (the paper's values as defaults)."""
+
+    c1: float = scene_key(1.0, "Length of the random (cognitive) unit step.", unit="m", ge=0)
+    c2: float = scene_key(2.0, "Length of the unit step toward the leader.", unit="m", ge=0)
+    c3: float = scene_key(2.0, "Scan step along the scan direction.", unit="m", ge=0)
+    c4: float = scene_key(4.2, "Line spacing and separation distance.", unit="m", gt=0)
+    c5: float = scene_key(0.3, "Gain of the pull back into the line formation.", ge=0, le=1)
+    fixed_leader: bool = scene_key(False, "Hold the leader fixed during separation.")
+    projection_slots: bool = scene_key(
+        False, "Assign line slots by projection on the line instead of by drone index."
+    )
+    hard_separation: bool = scene_key(
+        False, "After the soft repulsion, push pairs apart until all are ≥ c4."
+    )
+    history_reset: bool = scene_key(
+        False, "Clear the image history when the objective falls below T again."
+    )
+    tracking: bool = scene_key(
+        False,
+        "Follow a moving target: the scan direction turns along the estimated target motion "
+        "and c3 adapts to its speed, so after a loss the swarm scans along its heading.",
+    )
+    agreement: float = scene_key(
+        0.0,
+        "0 keeps the paper's objective, the blob of the union of the history's registered "
+        "masks; a share in (0, 1] makes it the blob of pixels flagged by at least that share "
+        "of the covering history views, so images that miss what the history sees are "
+        "refused (0.3 in BENCHMARKS.md).",
+        ge=0,
+        le=1,
+    )
+    separation_steps: int = scene_key(500, "Steps of the soft repulsion.", ge=0)
+    separation_dt: float = scene_key(0.001, "Step size of the soft repulsion.", gt=0)
 
 
 def threshold_pixels(percent: float, reference_area: float, width: int, height: int) -> float:
     """T in pixels: ``percent`` of the reference blob area, scaled from 512² to W × H."""
     return percent / 100.0 * reference_area * (width * height) / REFERENCE_PIXELS
-
-
-def staggered_altitudes(n: int, lowest: float = 35.0, step: float = 1.0) -> np.ndarray:
-    """(n,) altitudes in metres, lowest in the middle of the line, alternating outward.
-
-    For n = 10 this is the paper code's 43, 41, 39, 37, 35, 36, 38, 40, 42, 44 m.
-    """
-    middle = (n - 1) // 2
-    i = np.arange(n)
-    rank = np.where(i <= middle, 2 * (middle - i), 2 * (i - middle) - 1)
-    return lowest + step * rank
-
-
-def line_offsets(n: int, spacing: float) -> np.ndarray:
-    """(n,) signed offsets in metres of a centred line of n slots ``spacing`` apart."""
-    return (np.arange(n) - 0.5 * (n - 1)) * spacing
-
-
-def direction(heading: float) -> np.ndarray:
-    """(2,) unit vector of a heading in radians counter-clockwise from north."""
-    return np.array([-math.sin(heading), math.cos(heading)])
 
 
 def separate(
@@ -263,7 +285,8 @@ class PSO:
 
     Args:
         n: Number of drones.
-        params: Constants (T already in pixels).
+        params: Constants.
+        threshold: T in pixels of the images it will see (see `ThresholdParams.threshold_px`).
         start: (2,) centre of the start line in metres.
         heading: Scan direction in radians counter-clockwise from north.
         altitude, altitude_step: h1 and Δh in metres.
@@ -272,12 +295,14 @@ class PSO:
     """
 
     name = "pso"
+    Params = PSOParams
 
     def __init__(
         self,
         *,
         n: int,
         params: PSOParams,
+        threshold: float,
         start: tuple[float, float] = (0.0, -12.0),
         heading: float = 0.0,
         altitude: float = 35.0,
@@ -287,9 +312,17 @@ class PSO:
     ) -> None:
         self.n = int(n)
         self.params = params
-        self.start_centre = np.asarray(start, np.float64)
+        self.threshold = float(threshold)
         self.heading = float(heading)
-        self.altitudes = staggered_altitudes(self.n, altitude, altitude_step)
+        self._start = line_formation(
+            self.n,
+            centre=start,
+            heading=self.heading,
+            spacing=params.c4,
+            altitude=altitude,
+            altitude_step=altitude_step,
+        )
+        self.altitudes = self._start[0][:, 2].copy()
         self.rng = rng
         self.backend = backend
         self.history_poses = np.zeros((0, 5))
@@ -299,6 +332,24 @@ class PSO:
         self._last: tuple[float, np.ndarray] | None = None  # (time, estimate) when tracking
         self.velocity = np.zeros(2)  # estimated target velocity, m/s
 
+    @classmethod
+    def from_scene(
+        cls, scene: Scene, rng: np.random.Generator, backend: str, params: PSOParams
+    ) -> PSO:
+        """The PSO of a scene's ``[swarm]`` with the ``[strategy]`` constants ``params``."""
+        w = scene.swarm
+        return cls(
+            n=w.drones,
+            params=params,
+            threshold=params.threshold_px(scene.camera.resolution),
+            start=w.start,
+            heading=math.radians(w.heading),
+            altitude=w.altitude,
+            altitude_step=w.altitude_step,
+            rng=rng,
+            backend=backend,
+        )
+
     @property
     def scan_direction(self) -> np.ndarray:
         """(2,) unit scan direction."""
@@ -307,14 +358,12 @@ class PSO:
     @property
     def across(self) -> np.ndarray:
         """(2,) unit vector along the line formation (the scan direction turned clockwise)."""
-        d = self.scan_direction
-        return np.array([d[1], -d[0]])
+        return across(self.heading)
 
     def start(self) -> tuple[np.ndarray, np.ndarray]:
         """Line formation of spacing c4 across the scan direction at the staggered altitudes."""
-        xy = self.start_centre + line_offsets(self.n, self.params.c4)[:, None] * self.across
-        positions = np.column_stack([xy, self.altitudes])
-        return positions, np.full(self.n, self.heading)
+        positions, headings = self._start
+        return positions.copy(), headings.copy()
 
     # -- moves ---------------------------------------------------------------------------------
 
@@ -422,7 +471,7 @@ class PSO:
             self.history_masks.append(obs.masks[i])
         self.history_poses = np.concatenate([self.history_poses, obs.poses[accepted]])
 
-        detected = objective >= p.threshold
+        detected = objective >= self.threshold
         estimate = None
         if objective > 0:
             found = find_blobs(union, camera=obs.camera, pose=leader_pose, focal=obs.focal)
@@ -452,12 +501,13 @@ class PSO:
         waypoints = np.column_stack([new_xy, self.altitudes])
         near = overlapping(self.history_poses, leader_pose, obs.camera)
         views = self.history_poses[near]
-        integral = None
+        integral_image = None
         if near.any():
             masks = np.stack([m for m, k in zip(self.history_masks, near, strict=True) if k])
-            integral = integrate(masks, views, leader_pose, camera=obs.camera, focal=obs.focal,
-                                 backend=self.backend,
-                                 sampling=obs.sampling).to_numpy().image[0, ..., 0]  # fmt: skip
+            integral_image = integrate(
+                masks, views, leader_pose, camera=obs.camera, focal=obs.focal,
+                backend=self.backend, sampling=obs.sampling,
+            ).to_numpy().image[0, ..., 0]  # fmt: skip
         return Plan(
             waypoints=waypoints,
             objective=float(objective),
@@ -468,7 +518,7 @@ class PSO:
             detection=union,
             estimate=estimate,
             views=views,
-            integral=integral,
+            integral_image=integral_image,
             mode=mode,
             info={"accepted": int(accepted.sum()), "heading": self.heading, "c3": self.c3},
         )

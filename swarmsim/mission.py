@@ -7,15 +7,26 @@ records hold the ground truth the renderer knows: the optical visibility of the 
 the views the strategy integrates, the coverage of the target by its detection mask and the error
 of its position estimate (definitions in `swarmsim.aperture.metrics`).
 
-Random streams (sensor noise; the strategy gets its own from the caller) derive from the scene's
-seed, so the same scene and seed give the same trace.
+Random streams (sensor noise, the strategy's random steps) derive from the mission's seed through
+`swarmsim.streams`, so the same scene and seed give the same trace, after a `Mission.reset` too.
+
+Driving a mission by hand (the engine every face uses)::
+
+    mission = controllers.registry.make_mission(scene, strategy=None)  # the caller plans
+    obs = mission.reset(seed=3)
+    while True:
+        step = mission.advance(Plan(waypoints=my_waypoints(obs)), obs)
+        if step.terminated or step.truncated:
+            break
+        obs = mission.observe()
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time as _time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,20 +36,28 @@ from swarmsim.aperture.blobs import find_blobs
 from swarmsim.aperture.detect import anomaly_masks
 from swarmsim.aperture.experiment import detection_stack
 from swarmsim.aperture.integrate import FocalPlane, foreground, integrate
-from swarmsim.aperture.metrics import (
-    detection_coverage,
-    optical_visibility,
-    pixel_areas,
-    target_footprint,
-)
 from swarmsim.dynamics import Dynamics
 from swarmsim.dynamics.kinematic import Kinematic
+from swarmsim.formation import scene_formation
+from swarmsim.scene import Scene, TargetConfig
+from swarmsim.scores import score_plan
 from swarmsim.sensing.render import render
 from swarmsim.strategy import Observation, Plan, Strategy
+from swarmsim.streams import stream
+from swarmsim.world.targets import Target
+from swarmsim.world.world import World, target_from_config
 
 __all__ = [
-    "IterationRecord", "Mission", "MissionResult", "elect_leader", "make_dynamics", "summarize",
-]  # fmt: skip
+    "IterationRecord",
+    "Mission",
+    "MissionError",
+    "MissionResult",
+    "PlanError",
+    "Step",
+    "elect_leader",
+    "make_dynamics",
+    "summarize",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,8 +74,9 @@ class IterationRecord:
         mode: Branch the strategy took.
         visibility: Optical visibility of target 0 through the result's views (0: no view).
         detection: Coverage of target 0 by the result's detection mask.
-        integral: Integral visibility of target 0: the result's integral image of anomaly masks
-            averaged over the target's footprint (the fraction of integrated views that flag it).
+        integral_visibility: Integral visibility of target 0: the result's integral image of
+            anomaly masks averaged over the target's footprint (the fraction of integrated views
+            that flag it).
         views: Mean number of the result's views that cover a point of target 0 (0: none): how
             wide a synthetic aperture the two visibilities are measured through.
         detected: The strategy claims a detection and its estimate is within the scene's
@@ -76,7 +96,7 @@ class IterationRecord:
     mode: str
     visibility: float
     detection: float
-    integral: float
+    integral_visibility: float
     views: float
     detected: bool
     estimate: np.ndarray
@@ -97,7 +117,7 @@ class MissionResult:
 
 
 def make_dynamics(
-    scene: Any, n: int, *, controller: Any | None = None, world: Any | None = None
+    scene: Scene, n: int, *, controller: Any | None = None, world: World | None = None
 ) -> Dynamics:
     """The flight model the scene names (``[dynamics] model``).
 
@@ -129,7 +149,7 @@ def make_dynamics(
     raise ValueError(f"dynamics.model: unknown model {cfg.model!r}")
 
 
-def forest_trunks(world: Any | None) -> list[tuple[float, float, float, float]]:
+def forest_trunks(world: World | None) -> list[tuple[float, float, float, float]]:
     """Trunks of a procedural forest as static cylinders (x, y, radius, height)."""
     forest = None if world is None else world.forest
     if forest is None:
@@ -165,14 +185,60 @@ def elect_leader(foreground: np.ndarray) -> tuple[int, np.ndarray]:
     return int(np.lexsort((offset, -areas))[0]), areas
 
 
+@dataclass(frozen=True, eq=False)
+class Step:
+    """What one `Mission.advance` did.
+
+    Attributes:
+        record: The iteration's record (scores against the truth, flight time).
+        plan: The plan that was flown.
+        terminated: The episode ended by itself: the target is confirmed (``mission.confirm``
+            consecutive detections), the plan says it is done, or every drone has crashed.
+        truncated: The episode was cut off by the time or iteration limit (never together with
+            ``terminated``).
+        reason: "confirmed", "strategy", "crashed", "time", "iterations" or "" (going on).
+    """
+
+    record: IterationRecord
+    plan: Plan
+    terminated: bool
+    truncated: bool
+    reason: str
+
+
+class MissionError(RuntimeError):
+    """A mission was driven out of order (advance without observing, after it ended, ...)."""
+
+
+class PlanError(ValueError):
+    """A plan handed to `Mission.advance` is unusable (waypoints of the wrong shape, NaN)."""
+
+
+StrategyFactory = Callable[[np.random.Generator], Strategy]
+FlyCallback = Callable[[Dynamics], None]
+
+
 class Mission:
-    """A search mission of one strategy in one world.
+    """A search mission in one world, driven step by step or run to its end.
+
+    ``reset`` restarts it on the same world (no rebuild), ``observe`` captures and integrates,
+    ``advance`` scores a plan against the truth and flies it; ``step`` is observe -> the
+    strategy's plan -> advance. Without a strategy the caller makes every plan. Build missions
+    with `controllers.registry.make_mission`, which wires strategy, flight controller and
+    dynamics from the scene.
+
+    Random streams (`swarmsim.streams`): sensor noise ``"noise"`` and the strategy's
+    ``"strategy"``, both from the mission's seed (``run.seed`` until ``reset(seed=...)``).
 
     Args:
-        scene: The validated scene (mission, dynamics and run sections).
+        scene: The validated scene (mission, swarm, dynamics and run sections).
         world: The built world of that scene (None: built here).
-        strategy: The strategy (see `controllers.registry.make_strategy`).
-        rng: Sensor noise source (None: from the scene's seed).
+        strategy: A strategy object (used as given; `reset` then needs its ``reset(rng=...)``).
+        make_strategy: Factory of the strategy from its random generator; the mission builds
+            the strategy with it now and on every `reset`. None with ``strategy=None``: a
+            strategy-free mission.
+        start: ``(positions (n, 3), headings (n,))`` start formation (None: the strategy's, or
+            the scene's line formation without a strategy).
         backend: Render and integration backend (None: the scene's).
         dynamics: Flight model (None: from the scene).
         flight_controller: Controller for the scene's quadrotor models (see `make_dynamics`).
@@ -181,44 +247,128 @@ class Mission:
     def __init__(
         self,
         *,
-        scene: Any,
-        world: Any | None = None,
-        strategy: Strategy,
-        rng: np.random.Generator | None = None,
+        scene: Scene,
+        world: World | None = None,
+        strategy: Strategy | None = None,
+        make_strategy: StrategyFactory | None = None,
+        start: tuple[np.ndarray, np.ndarray] | None = None,
         backend: str | None = None,
         dynamics: Dynamics | None = None,
         flight_controller: Any | None = None,
     ) -> None:
+        if strategy is not None and make_strategy is not None:
+            raise TypeError("Mission: give strategy or make_strategy, not both")
         self.scene = scene
         if world is None:
             from swarmsim.world.world import build_world
 
             world = build_world(scene)
+        self.base_world = world
         self.world = world
-        self.strategy = strategy
-        self.rng = np.random.default_rng([scene.run.seed, 10]) if rng is None else rng
         self.backend = scene.run.backend if backend is None else backend
         self.focal = FocalPlane()
-        positions, headings = strategy.start()
+        self.seed = int(scene.run.seed)
+        self._make_strategy = make_strategy
+        if make_strategy is not None:
+            strategy = make_strategy(stream(self.seed, "strategy"))
+        self.strategy = strategy
+        self._start = None if start is None else _formation(*start)
+        positions, _ = self._formation()
         if dynamics is None:
-            dynamics = make_dynamics(scene, len(positions), controller=flight_controller,
-                                     world=world)  # fmt: skip
+            dynamics = make_dynamics(
+                scene, len(positions), controller=flight_controller, world=world
+            )
         self.dynamics = dynamics
-        self.dynamics.reset(positions, headings)
+        self._begin()
+
+    # -- episodes ------------------------------------------------------------------------------
+
+    def _formation(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._start is not None:
+            return self._start[0].copy(), self._start[1].copy()
+        if self.strategy is not None:
+            return _formation(*self.strategy.start())
+        return scene_formation(self.scene)
+
+    def _begin(self) -> None:
+        """Drones to the start formation, fresh noise stream, records cleared."""
+        self.rng = stream(self.seed, "noise")
+        self.dynamics.reset(*self._formation())
         self.records: list[IterationRecord] = []
         self.best: Plan | None = None
         self.best_time = 0.0
-        self.done = False
+        self.terminated = False
+        self.truncated = False
+        self.reason = ""
+        self._confirmed = 0
         self._wall = 0.0
-        self._stack: np.ndarray | None = None
+        self._observation: Observation | None = None
+        self._observed_at: tuple[int, float] = (-1, math.nan)
+        self._stack: np.ndarray | None = getattr(self, "_stack", None)
+
+    def reset(
+        self, *, seed: int | None = None, targets: Sequence[Target | TargetConfig] | None = None
+    ) -> Observation:
+        """Restart on the same world and return the first observation.
+
+        The trace that follows equals that of a freshly made mission of this world with
+        ``run.seed = seed``.
+
+        Args:
+            seed: Seed of every random stream of the episode (None: the mission's current one,
+                so ``reset()`` replays the episode).
+            targets: New persons for this episode (`Target` objects or ``[[targets]]`` tables
+                as `TargetConfig`), replacing the world's; None keeps the current ones.
+        """
+        if seed is not None:
+            if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+                raise ValueError(f"reset: seed must be an integer >= 0, got {seed!r}")
+            self.seed = int(seed)
+        if targets is not None:
+            placed = tuple(
+                t if isinstance(t, Target) else target_from_config(t, seed=self.seed, index=i)
+                for i, t in enumerate(targets)
+            )
+            self.world = dataclasses.replace(self.base_world, targets=placed)
+        if self._make_strategy is not None:
+            self.strategy = self._make_strategy(stream(self.seed, "strategy"))
+        elif self.strategy is not None:
+            restart = getattr(self.strategy, "reset", None)
+            if restart is None:
+                raise MissionError(
+                    f"reset: strategy {self.strategy.name!r} was given as an object without "
+                    "reset(rng=...); make the mission with make_strategy= (or "
+                    "controllers.registry.make_mission) so that reset can rebuild it"
+                )
+            restart(rng=stream(self.seed, "strategy"))
+        self._begin()
+        return self.observe()
+
+    # -- one iteration -------------------------------------------------------------------------
 
     @property
     def time(self) -> float:
         """Simulation time in seconds."""
         return self.dynamics.time
 
+    @property
+    def done(self) -> bool:
+        """The episode has ended (terminated or truncated)."""
+        return self.terminated or self.truncated
+
+    @property
+    def drones(self) -> int:
+        """Number of drones."""
+        return len(self.dynamics.positions)
+
     def observe(self) -> Observation:
-        """Capture with every drone, detect per image and integrate from every viewpoint."""
+        """Capture with every drone, detect per image and integrate from every viewpoint.
+
+        Observing again before `advance` returns the same observation (no new noise is drawn).
+        """
+        if self._observation is not None and self._observed_at == (len(self.records), self.time):
+            return self._observation
+        start = _time.perf_counter()
         t = self.time
         positions = self.dynamics.positions
         poses = np.zeros((len(positions), 5))
@@ -226,19 +376,19 @@ class Mission:
         poses[:, 3] = self.dynamics.headings
         camera = self.world.camera
         frames = render(self.world, poses, t, backend=self.backend, rng=self.rng).to_numpy()
-        channels = self.scene.mission.channels
-        shape = (*frames.thermal.shape, 4 if channels == "all" else 1)
+        config = self.scene.mission
+        shape = (*frames.thermal.shape, 4 if config.channels == "all" else 1)
         if self._stack is None or self._stack.shape != shape:
             # Reused: 42 MB of fresh pages per iteration of the paper scene cost more than RX.
             self._stack = np.empty(shape, np.float32)
-        stack = detection_stack(frames, channels, out=self._stack)
-        config = self.scene.mission
+        stack = detection_stack(frames, config.channels, out=self._stack)
         masks = anomaly_masks(stack, quantile=config.quantile, min_score=config.min_score)
-        sampling = config.sampling
-        integral = integrate(masks, poses, poses, camera=camera, focal=self.focal,
-                             backend=self.backend, sampling=sampling).to_numpy()  # fmt: skip
+        integral = integrate(
+            masks, poses, poses, camera=camera, focal=self.focal, backend=self.backend,
+            sampling=config.sampling,
+        ).to_numpy()  # fmt: skip
         leader, areas = elect_leader(foreground(integral.sum[..., 0]))
-        return Observation(
+        self._observation = Observation(
             time=t,
             iteration=len(self.records),
             positions=positions,
@@ -249,20 +399,46 @@ class Mission:
             leader=leader,
             camera=camera,
             focal=self.focal,
-            sampling=sampling,
+            sampling=config.sampling,
         )
+        self._observed_at = (len(self.records), t)
+        self._wall += _time.perf_counter() - start
+        return self._observation
 
-    def step(self) -> IterationRecord:
-        """One iteration: observe, plan, score against the truth, fly."""
+    def advance(
+        self,
+        plan: Plan,
+        observation: Observation | None = None,
+        *,
+        callback: FlyCallback | None = None,
+    ) -> Step:
+        """Score ``plan`` against the truth, fly it and record the iteration.
+
+        Args:
+            plan: The plan answering the current observation (any `Plan`; one without a result
+                of its own is scored on the observation, see `swarmsim.scores`).
+            observation: The current observation (None: the one `observe` made).
+            callback: Called with the dynamics at intermediate poses of the flight.
+
+        Raises:
+            MissionError: Nothing observed yet, a stale observation, or the episode has ended.
+            PlanError: Waypoints not (n, 3) finite numbers or a bad speed.
+        """
+        if self.done:
+            raise MissionError(f"advance: the episode has ended ({self.reason}); call reset()")
+        obs = self._observation if observation is None else observation
+        current = self._observed_at == (len(self.records), self.time)
+        if obs is None or obs is not self._observation or not current:
+            raise MissionError("advance: observe() first and pass its latest observation")
         start = _time.perf_counter()
-        obs = self.observe()
-        plan = self.strategy.plan(obs)
-        visibility, detection, integral, views, target = self._score(plan, obs.time)
+        waypoints = _check_plan(plan, self.drones)
+        mission = self.scene.mission
+        score = score_plan(self.world, plan, obs, altitude=self.scene.swarm.altitude)
         estimate = np.full(2, np.nan) if plan.estimate is None else np.asarray(plan.estimate)
-        error = float(np.hypot(*(estimate - target)))
-        radius = self.scene.mission.detection_radius
-        detected = bool(plan.detected and math.isfinite(error) and error <= radius)
-        flight = self.dynamics.fly_to(plan.waypoints, speed=plan.speed)
+        error = float(np.hypot(*(estimate - score.target)))
+        near = math.isfinite(error) and error <= mission.detection_radius
+        detected = bool(plan.detected and near)
+        flight = self.dynamics.fly_to(waypoints, speed=plan.speed, callback=callback)
         record = IterationRecord(
             iteration=obs.iteration,
             time=obs.time,
@@ -271,60 +447,51 @@ class Mission:
             objective=float(plan.objective),
             history=int(plan.history),
             mode=plan.mode,
-            visibility=visibility,
-            detection=detection,
-            integral=integral,
-            views=views,
+            visibility=score.visibility,
+            detection=score.detection,
+            integral_visibility=score.integral_visibility,
+            views=score.views,
             detected=detected,
             estimate=estimate,
             error=error,
-            target=target,
+            target=score.target,
             flight=flight,
         )
         best = max((r.visibility for r in self.records), default=-1.0)
-        if visibility > best or self.best is None:
+        if score.visibility > best or self.best is None:
             self.best, self.best_time = plan, obs.time
         self.records.append(record)
-        mission = self.scene.mission
-        self.done = bool(plan.info.get("done", False)) or (
-            self.time >= mission.max_time or len(self.records) >= mission.max_iterations
-        )
+        self._observation = None
+        self._confirmed = self._confirmed + 1 if detected else 0
+        self.reason = self._end_reason(plan)
+        self.terminated = self.reason in ("confirmed", "strategy", "crashed")
+        self.truncated = self.reason in ("time", "iterations")
         self._wall += _time.perf_counter() - start
-        return record
+        return Step(record, plan, self.terminated, self.truncated, self.reason)
 
-    def _score(self, plan: Plan, t: float) -> tuple[float, float, float, float, np.ndarray]:
-        """(visibility, detection coverage, integral visibility, covering views, target
-        position) of target 0 at time t."""
-        world = self.world
-        if not world.targets:
-            return math.nan, math.nan, math.nan, math.nan, np.full(2, np.nan)
-        target = np.asarray(world.targets[0].position(t), np.float64)
-        camera = world.camera
-        visibility = covering = 0.0
-        views = plan.views
-        if views is not None and len(views):
-            # Seen from above the target: views whose footprints miss it do not count anyway.
-            altitude = self.scene.swarm.altitude
-            reach = np.hypot(*camera.footprint(1.0)) * 0.5 * views[:, 2]
-            near = views[np.hypot(views[:, 0] - target[0], views[:, 1] - target[1]) < reach]
-            if len(near):
-                vpose = np.array([target[0], target[1], altitude, near[0, 3], 0.0])
-                seen = optical_visibility(world, near, vpose, t=t, target=0)
-                visibility = float(seen.value) if math.isfinite(seen.value) else 0.0
-                if seen.footprint.pixels:
-                    covering = float(seen.covering[seen.footprint.mask].mean())
-        detection = integral = 0.0
-        flagged = plan.detection is not None and plan.detection.any()
-        seen = plan.integral is not None and plan.integral.any()
-        if plan.view_pose is not None and (flagged or seen):
-            fp = target_footprint(world, plan.view_pose, t=t, target=0)
-            if fp.pixels and flagged:
-                box = fp.window  # pixels outside the footprint do not count
-                areas = pixel_areas(camera, plan.view_pose, self.focal, window=box)
-                detection = detection_coverage(plan.detection[box], fp.mask[box], areas)
-            if fp.pixels and seen:
-                integral = float(np.mean(plan.integral[fp.mask]))
-        return visibility, float(detection), float(integral), covering, target
+    def _end_reason(self, plan: Plan) -> str:
+        mission = self.scene.mission
+        if mission.confirm and self._confirmed >= mission.confirm:
+            return "confirmed"
+        if plan.done:
+            return "strategy"
+        if np.all(self.dynamics.crashed):
+            return "crashed"
+        if self.time >= mission.max_time:
+            return "time"
+        if len(self.records) >= mission.max_iterations:
+            return "iterations"
+        return ""
+
+    def step(self, *, callback: FlyCallback | None = None) -> Step:
+        """One iteration: observe, the strategy's plan, advance."""
+        if self.strategy is None:
+            raise MissionError("step: this mission has no strategy; plan and call advance()")
+        obs = self.observe()
+        start = _time.perf_counter()
+        plan = self.strategy.plan(obs)
+        self._wall += _time.perf_counter() - start
+        return self.advance(plan, obs, callback=callback)
 
     def run(
         self,
@@ -332,7 +499,7 @@ class Mission:
         max_time: float | None = None,
         progress: Callable[[IterationRecord], None] | None = None,
     ) -> MissionResult:
-        """Step until the strategy is done or time / iterations run out; Ctrl-C stops early.
+        """Step until the episode ends or ``max_time`` passes; Ctrl-C stops early.
 
         Args:
             max_time: Simulated seconds (None: the scene's ``mission.max_time``).
@@ -342,7 +509,7 @@ class Mission:
         interrupted = False
         try:
             while not self.done and self.time < limit:
-                record = self.step()
+                record = self.step().record
                 if progress is not None:
                     progress(record)
         except KeyboardInterrupt:
@@ -353,14 +520,46 @@ class Mission:
         """The records so far and their summary."""
         summary = summarize(
             self.records,
-            strategy=self.strategy.name,
-            seed=self.scene.run.seed,
+            strategy="external" if self.strategy is None else self.strategy.name,
+            seed=self.seed,
             sim_time_s=self.time,
             wall_time_s=self._wall,
-            drones=len(self.dynamics.positions),
+            drones=self.drones,
         )
+        summary["end"] = self.reason or None
         summary["interrupted"] = interrupted
         return MissionResult(list(self.records), summary, self.best, self.best_time, interrupted)
+
+
+def _formation(positions: Any, headings: Any) -> tuple[np.ndarray, np.ndarray]:
+    positions = np.array(positions, np.float64)
+    headings = np.array(headings, np.float64).reshape(-1)
+    if positions.ndim != 2 or positions.shape[1] != 3 or len(positions) < 1:
+        raise ValueError(f"start: expected positions of shape (n, 3), got {positions.shape}")
+    if headings.shape != (len(positions),):
+        raise ValueError(f"start: expected {len(positions)} headings, got {headings.shape}")
+    if not (np.isfinite(positions).all() and np.isfinite(headings).all()):
+        raise ValueError("start: expected finite positions and headings")
+    return positions, headings
+
+
+def _check_plan(plan: Plan, n: int) -> np.ndarray:
+    """The plan's waypoints as (n, 3) float64, or a PlanError saying what is wrong."""
+    if not isinstance(plan, Plan):
+        raise PlanError(f"plan: expected a swarmsim.strategy.Plan, got {type(plan).__name__}")
+    try:
+        waypoints = np.array(plan.waypoints, np.float64)
+    except (TypeError, ValueError):
+        got = repr(plan.waypoints)
+        raise PlanError(f"plan.waypoints: expected ({n}, 3) numbers, got {got}") from None
+    if waypoints.shape != (n, 3):
+        raise PlanError(f"plan.waypoints: expected shape ({n}, 3), got {waypoints.shape}")
+    if not np.isfinite(waypoints).all():
+        bad = sorted(set(np.flatnonzero(~np.isfinite(waypoints).all(axis=1)).tolist()))
+        raise PlanError(f"plan.waypoints: drones {bad} have NaN or infinite waypoints")
+    if plan.speed is not None and not (math.isfinite(plan.speed) and plan.speed > 0):
+        raise PlanError(f"plan.speed: expected m/s > 0 or None, got {plan.speed!r}")
+    return waypoints
 
 
 def _number(value: float) -> float | None:
@@ -401,7 +600,7 @@ def summarize(
     det = np.array([r.detection for r in records], np.float64)
     if len(det) and np.isfinite(det).any():
         out["max_detection"] = float(np.nanmax(det))
-    integral = np.array([r.integral for r in records], np.float64)
+    integral = np.array([r.integral_visibility for r in records], np.float64)
     if len(integral) and np.isfinite(integral).any():
         k = int(np.nanargmax(integral))
         out["max_integral_visibility"] = float(integral[k])
@@ -428,8 +627,8 @@ def trace_rows(records: list[IterationRecord]) -> list[list[Any]]:
         centre = r.positions[:, :2].mean(axis=0)
         row = [
             r.iteration, r.time, r.leader, r.objective, r.history, r.mode, r.visibility,
-            r.detection, r.integral, r.views, int(r.detected), *r.estimate, r.error, *r.target,
-            r.flight, *centre,
+            r.detection, r.integral_visibility, r.views, int(r.detected), *r.estimate, r.error,
+            *r.target, r.flight, *centre,
         ]  # fmt: skip
         row += list(r.positions.ravel())
         rows.append(row)

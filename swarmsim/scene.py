@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -59,10 +59,14 @@ __all__ = [
     "TargetConfig",
     "ThermalConfig",
     "generated_block",
+    "key_table",
     "load_scene",
     "parse_scene",
+    "parse_section",
+    "scene_key",
     "schema_keys",
     "schema_markdown",
+    "suggest",
     "update_markdown",
 ]
 
@@ -125,7 +129,7 @@ def _expected(key: str | None, what: str, got: Any) -> _Problem:
     return _Problem(key, f"expected {what}, got {_show(got)}")
 
 
-def _suggest(word: str, valid: Iterable[str]) -> str:
+def suggest(word: str, valid: Iterable[str]) -> str:
     """'did you mean ...?' for the closest valid word, else the list of valid words."""
     valid = list(valid)
     close = difflib.get_close_matches(word, valid, n=1, cutoff=0.6)
@@ -603,74 +607,38 @@ class SwarmConfig:
     heading: float = _key(
         0.0, "Initial scan direction, counter-clockwise from north (+y).", unit="deg"
     )
+    spacing: float = _key(
+        4.2,
+        "Slot spacing of the start line of missions without a strategy, and of strategies "
+        "that have no line spacing of their own (the PSO and the parallel line use their c4).",
+        unit="m",
+        gt=0,
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
 class StrategyConfig:
-    """[strategy]: the swarm strategy, found by name in controllers.registry, and its constants."""
+    """[strategy]: the swarm strategy by name; its other keys are the strategy's own parameters."""
+
+    # The simulator knows no strategy: `name` is resolved and the other keys are validated
+    # against the chosen strategy's parameter dataclass when a mission is made
+    # (controllers.registry.make_mission); until then they are kept as given in `options`.
 
     name: str = _key(
         "pso",
-        "Adaptive real-time PSO, sequential brute-force sampling or parallel line sampling.",
-        choices=("pso", "brute-force", "parallel"),
+        "A registered strategy (pso: the adaptive real-time PSO, brute-force: sequential "
+        "lawnmower sampling, parallel: parallel line sampling) or an import path "
+        "'package.module:attr' of a factory or class (docs/strategies.md). Every other key of "
+        "the table is a parameter of that strategy (tables below).",
     )
-    c1: float = _key(1.0, "PSO: length of the random (cognitive) unit step.", unit="m", ge=0)
-    c2: float = _key(2.0, "PSO: length of the unit step toward the leader.", unit="m", ge=0)
-    c3: float = _key(2.0, "PSO: scan step along the scan direction.", unit="m", ge=0)
-    c4: float = _key(4.2, "Line spacing and separation distance.", unit="m", gt=0)
-    c5: float = _key(0.3, "PSO: gain of the pull back into the line formation.", ge=0, le=1)
-    threshold: float = _key(
-        16.3,
-        "PSO: objective threshold T between scanning and converging, in % of the reference "
-        "blob area (see reference_area).",
-        unit="%",
-        ge=0,
-    )
-    reference_area: float = _key(
-        147.0,
-        "Pixels of an unoccluded lying person seen from h1 straight above in a 512² image (our "
-        "renderer; the paper's was ≈ 1350 px, so its 16.3 % was 220 px); T in pixels is "
-        "threshold/100 · reference_area · (pixels/512²).",
-        unit="px",
-        gt=0,
-    )
-    fixed_leader: bool = _key(False, "PSO: hold the leader fixed during separation.")
-    projection_slots: bool = _key(
-        False, "PSO: assign line slots by projection on the line instead of by drone index."
-    )
-    hard_separation: bool = _key(
-        False, "PSO: after the soft repulsion, push pairs apart until all are ≥ c4."
-    )
-    history_reset: bool = _key(
-        False, "PSO: clear the image history when the objective falls below T again."
-    )
-    tracking: bool = _key(
-        False,
-        "PSO: follow a moving target: the scan direction turns along the estimated target "
-        "motion and c3 adapts to its speed, so after a loss the swarm scans along its heading.",
-    )
-    agreement: float = _key(
-        0.0,
-        "PSO: 0 keeps the paper's objective, the blob of the union of the history's "
-        "registered masks; a share in (0, 1] makes it the blob of pixels flagged by at least "
-        "that share of the covering history views, so images that miss what the history sees "
-        "are refused (0.3 in BENCHMARKS.md).",
-        ge=0, le=1,
-    )  # fmt: skip
-    separation_steps: int = _key(500, "PSO: steps of the soft repulsion.", ge=0)
-    separation_dt: float = _key(0.001, "PSO: step size of the soft repulsion.", gt=0)
-    sweep: tuple[float, float] = _key(
-        (40.0, 40.0),
-        "Baselines: extent [across, along] of the searched rectangle in front of the start.",
-        unit="m",
-        gt=0,
-    )
-    lane_spacing: float = _key(
-        8.0, "Brute force: distance between lawnmower lanes.", unit="m", gt=0
-    )
-    capture_spacing: float = _key(
-        1.0, "Baselines: distance flown between two captures.", unit="m", gt=0
-    )
+    options: tuple[tuple[str, Any], ...] = field(default=(), metadata={"internal": True})
+
+    #: Keys not in the schema are collected in `options` instead of being refused.
+    _open: ClassVar[str] = "options"
+
+    def option_table(self) -> dict[str, Any]:
+        """The strategy's parameters as given (lists as lists), for its own validation."""
+        return {key: _to_plain(value) for key, value in self.options}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -708,6 +676,13 @@ class MissionConfig:
         3.0, "A detection counts when its position estimate is this close to the target.",
         unit="m", gt=0,
     )  # fmt: skip
+    confirm: int = _key(
+        0,
+        "Consecutive iterations with a detection (within detection_radius) that confirm the "
+        "target and end the mission; 0: never, the swarm keeps integrating until max_time "
+        "(the paper's experiment).",
+        ge=0,
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -726,7 +701,9 @@ class DynamicsConfig:
         "Airframe of the quadrotor models: a URDF name in assets/ (cf2x, sar_quad) or a path.",
     )
     controller: str = _key(
-        "pid", "Flight controller of the quadrotor models.", choices=("pid", "lqr")
+        "pid",
+        "Flight controller of the quadrotor models: pid, lqr (registered names) or an import "
+        "path 'package.module:attr' of a factory f(*, airframe) -> FlightController.",
     )
 
 
@@ -768,6 +745,10 @@ class Scene:
         metadata=_meta("Stochastic LTI learning study run by `swarmsim lti`; unset elsewhere."),
     )
     source: str = field(default="<dict>", compare=False, metadata={"internal": True})
+    #: (dotted key, override text) of the overrides applied, for errors found after loading.
+    applied: tuple[tuple[str, str], ...] = field(
+        default=(), compare=False, metadata={"internal": True}
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable dict of every key (unset optionals as None); no `source`."""
@@ -775,7 +756,8 @@ class Scene:
 
     def with_overrides(self, *overrides: str) -> Scene:
         """Copy with "dotted.key=value" overrides applied and validated like a file."""
-        return parse_scene(self.to_dict(), source=self.source, overrides=overrides)
+        scene = parse_scene(self.to_dict(), source=self.source, overrides=overrides)
+        return dataclasses.replace(scene, applied=self.applied + scene.applied)
 
 
 # --------------------------------------------------------------------------------------------
@@ -950,10 +932,17 @@ def _build(cls: type, raw: Any, key: str, **extra: Any) -> Any:
     if not isinstance(raw, Mapping):
         raise _expected(key or None, "a table", raw)
     fields = _fields(cls)
+    open_field = getattr(cls, "_open", None)
+    loose: list[tuple[str, Any]] = []
     for name in raw:
         if name not in fields:
+            if open_field is not None:
+                loose.append((str(name), _loose_value(raw[name], _join(key, str(name)))))
+                continue
             what = "section" if not key else "key"
-            raise _Problem(_join(key, str(name)), f"unknown {what}; {_suggest(str(name), fields)}")
+            raise _Problem(_join(key, str(name)), f"unknown {what}; {suggest(str(name), fields)}")
+    if open_field is not None:
+        extra = {**extra, open_field: tuple(loose)}
     hints = _hints(cls)
     values: dict[str, Any] = {}
     for name, f in fields.items():
@@ -973,6 +962,16 @@ def _build(cls: type, raw: Any, key: str, **extra: Any) -> Any:
         except _Problem as p:
             raise _Problem(_join(key, p.key) if p.key else key or None, p.detail) from None
     return obj
+
+
+def _loose_value(value: Any, key: str) -> Any:
+    """A key of an open table, kept for a later validator: numbers, strings, booleans and
+    (nested) lists of them, lists stored as tuples so that the scene stays hashable."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_loose_value(v, f"{key}[{i}]") for i, v in enumerate(value))
+    if isinstance(value, (bool, str, numbers.Real)):
+        return value
+    raise _expected(key, "a number, string, boolean or list", value)
 
 
 def _convert(tp: Any, value: Any, key: str, meta: Mapping[str, Any]) -> Any:
@@ -1086,6 +1085,9 @@ def _to_plain(obj: Any) -> Any:
             if value is None and _is_section(_strip_optional(hints[key])):
                 continue
             plain[key] = _to_plain(value)
+        open_field = getattr(type(obj), "_open", None)
+        if open_field is not None:
+            plain.update((k, _to_plain(v)) for k, v in getattr(obj, open_field))
         return plain
     if isinstance(obj, tuple):
         return [_to_plain(v) for v in obj]
@@ -1134,8 +1136,12 @@ def _apply_override(raw: dict[str, Any], text: str, applied: dict[str, str]) -> 
     while True:
         name = segments[i]
         fields = _fields(cls)
+        if name not in fields and getattr(cls, "_open", None) and i == len(segments) - 1:
+            node[name] = value  # validated with the table's own schema later
+            applied[_join(shown, name)] = text
+            return
         if name not in fields:
-            hint = _suggest(name, fields)
+            hint = suggest(name, fields)
             raise _Problem(_join(shown, name), f"unknown key in override {text!r}; {hint}")
         tp = _strip_optional(_hints(cls)[name])
         shown = _join(shown, name)
@@ -1222,7 +1228,7 @@ def parse_scene(
     try:
         for text in overrides:
             _apply_override(raw, text, applied)
-        return _build(Scene, raw, "", source=source)
+        return _build(Scene, raw, "", source=source, applied=tuple(applied.items()))
     except _Problem as p:
         p = _blame_override(p, applied)
         raise SceneError(source, p.key, p.detail) from None
@@ -1253,6 +1259,36 @@ def load_scene(path: str | Path | None = None, overrides: Iterable[str] = ()) ->
     except tomllib.TOMLDecodeError as e:
         raise SceneError(file, None, f"TOML syntax error: {e}") from None
     return parse_scene(data, source=file, overrides=overrides)
+
+
+# --------------------------------------------------------------------------------------------
+# Sections declared outside the simulator (strategy and controller parameters)
+
+#: Declare one key of a parameter dataclass that scene files set (see `_meta` for constraints).
+scene_key = _key
+
+
+def parse_section(cls: type, raw: Mapping[str, Any], *, scene: Scene, key: str) -> Any:
+    """Validate a table against a frozen dataclass declared with `scene_key`.
+
+    Plug-ins (strategies, controllers) own their parameter dataclasses; their keys get the same
+    checks and messages as the built-in sections (unknown key with did-you-mean, types, bounds)
+    and blame the override that set a bad value.
+
+    Args:
+        cls: The dataclass.
+        raw: The table as a mapping of plain values.
+        scene: The scene it came from (file name and overrides for the message).
+        key: Dotted key of the table, e.g. "strategy".
+
+    Raises:
+        SceneError: Naming the scene file and the dotted key at fault.
+    """
+    try:
+        return _build(cls, raw, key)
+    except _Problem as p:
+        p = _blame_override(p, dict(scene.applied))
+        raise SceneError(scene.source, p.key, p.detail) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -1346,6 +1382,11 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ") or "—"
 
 
+def key_table(cls: type, prefix: str) -> list[str]:
+    """Markdown table rows of a section dataclass's keys (as in docs/scenes.md)."""
+    return _key_table(cls, prefix)
+
+
 def _key_table(cls: type, prefix: str) -> list[str]:
     lines = [
         "| Key | Type | Default | Constraint | Unit | Description |",
@@ -1379,28 +1420,43 @@ def schema_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
-_BEGIN = "<!-- BEGIN GENERATED: python -m swarmsim.scene --update docs/scenes.md -->"
+_COMMAND = "python -m swarmsim.scene --update docs/scenes.md"
 _END = "<!-- END GENERATED -->"
 
 
-def update_markdown(path: str | Path) -> bool:
-    """Replace the generated block of a Markdown file with `schema_markdown()`.
+def _block_span(text: str, command: str) -> tuple[int, int]:
+    begin = f"<!-- BEGIN GENERATED: {command} -->"
+    start = text.index(begin) + len(begin)
+    return start, text.index(_END, start)
+
+
+def update_markdown(
+    path: str | Path, *, content: str | None = None, command: str = _COMMAND
+) -> bool:
+    """Replace a generated block of a Markdown file (the one ``command`` writes).
+
+    Args:
+        path: The Markdown file.
+        content: The block's new text (default: `schema_markdown()`).
+        command: The command named in the block's BEGIN marker.
 
     Returns:
         True when the file changed.
     """
     path = Path(path)
     text = path.read_text(encoding="utf-8")
-    start, end = text.index(_BEGIN) + len(_BEGIN), text.index(_END)
-    new = text[:start] + "\n" + schema_markdown() + text[end:]
+    start, end = _block_span(text, command)
+    body = schema_markdown() if content is None else content
+    new = text[:start] + "\n" + body + text[end:]
     if new != text:
         path.write_text(new, encoding="utf-8")
     return new != text
 
 
-def generated_block(text: str) -> str:
+def generated_block(text: str, command: str = _COMMAND) -> str:
     """The generated part of a Markdown file written by `update_markdown`."""
-    return text[text.index(_BEGIN) + len(_BEGIN) : text.index(_END)].strip("\n") + "\n"
+    start, end = _block_span(text, command)
+    return text[start:end].strip("\n") + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

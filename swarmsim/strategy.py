@@ -2,7 +2,12 @@
 
 A strategy sees one `Observation` per iteration (what the swarm sensed and integrated) and answers
 with a `Plan` (the next waypoints and what it concluded). Implementations live in `controllers/`
-and are found by name through `controllers.registry`; `swarmsim` itself never imports them.
+(or in a user's own module) and are found by name or import path through
+`controllers.registry`; `swarmsim` itself never imports them. A mission can also run without a
+strategy: then its caller (an environment's agent, a person at the viewer) makes every plan.
+
+Names: `Observation.integral` is the `Integral` of this capture's masks; `Plan.integral_image`
+is the (H, W) image of the plan's result; `IterationRecord.integral_visibility` the scalar.
 """
 
 from __future__ import annotations
@@ -67,12 +72,17 @@ class Plan:
         estimate: (2,) estimated target ground position in metres (None: none).
         views: (k, 5) poses of the images integrated into the result (for the visibility
             metric; None: none).
-        integral: (H, W) float fraction of the result's covering views whose anomaly masks flag
-            each pixel of ``view_pose``: the result's integral image (for the integral
-            visibility metric; None: none).
+        integral_image: (H, W) float fraction of the result's covering views whose anomaly
+            masks flag each pixel of ``view_pose``: the result's integral image (for the
+            integral visibility metric; None: none).
         mode: Short name of the branch taken (e.g. "scan", "converge").
         speed: Ground speed for this leg in m/s (None: the dynamics' default).
+        done: The strategy has finished (a blind sweep at its path's end): the mission ends.
         info: Extra JSON-ready figures for the trace.
+
+    A plan without ``views``, ``view_pose``, ``detection`` or ``integral_image`` is scored on
+    the observation it answers: the views just captured, seen from the leader (see
+    `swarmsim.scores.observation_result`).
     """
 
     waypoints: np.ndarray
@@ -84,9 +94,10 @@ class Plan:
     detection: np.ndarray | None = None
     estimate: np.ndarray | None = None
     views: np.ndarray | None = None
-    integral: np.ndarray | None = None
+    integral_image: np.ndarray | None = None
     mode: str = ""
     speed: float | None = None
+    done: bool = False
     info: dict[str, Any] = field(default_factory=dict)
 
 

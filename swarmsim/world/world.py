@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from swarmsim.sensing.thermal import (
     material_properties,
     sun_direction,
 )
+from swarmsim.streams import seed_sequence, stream
 from swarmsim.world.forest import ForestStats, procedural_forest, random_occluders
 from swarmsim.world.geometry import Primitives
 from swarmsim.world.grid import Grid, build_grid, pack_primitives
@@ -35,6 +36,9 @@ from swarmsim.world.targets import (
     targets_primitives,
     waypoint_trajectory,
 )
+
+if TYPE_CHECKING:
+    from swarmsim.scene import Scene, TargetConfig
 
 #: Ground raster resolution in metres.
 GROUND_CELL = 0.25
@@ -127,48 +131,52 @@ class World:
         return TargetGeometry(prims, pack_primitives(prims), bound, start, sunlit)
 
 
-def scene_camera(scene: Any) -> Camera:
+def scene_camera(scene: Scene) -> Camera:
     """Camera intrinsics of a scene."""
     width, height = scene.camera.resolution
     return Camera(fov=math.radians(scene.camera.fov), width=int(width), height=int(height))
 
 
-def scene_targets(scene: Any) -> tuple[Target, ...]:
-    """Targets of a scene with their trajectories (random walks seeded from ``run.seed``)."""
-    out = []
-    for index, cfg in enumerate(scene.targets):
-        heading = math.radians(cfg.heading)
-        if cfg.motion == "waypoints":
-            trajectory = waypoint_trajectory(waypoints=np.asarray(cfg.waypoints), heading=heading)
-        elif cfg.motion == "random-walk":
-            rng = np.random.default_rng([scene.run.seed, 2, index])
-            trajectory = random_walk(
-                start=np.asarray(cfg.position, np.float64),
-                heading=heading,
-                speed=cfg.speed,
-                turn_rate=math.radians(cfg.turn_rate),
-                duration=3600.0,
-                rng=rng,
-            )
-        else:
-            trajectory = static_trajectory(position=np.asarray(cfg.position), heading=heading)
-        out.append(
-            Target(
-                pose=cfg.pose,
-                trajectory=trajectory,
-                temperature=cfg.temperature,
-                clothing=tuple(cfg.clothing),
-            )
+def target_from_config(cfg: TargetConfig, *, seed: int, index: int) -> Target:
+    """A person from a ``[[targets]]`` table; a random walk draws from stream ``target-walk``
+    of ``seed`` for target ``index``."""
+    heading = math.radians(cfg.heading)
+    if cfg.motion == "waypoints":
+        trajectory = waypoint_trajectory(waypoints=np.asarray(cfg.waypoints), heading=heading)
+    elif cfg.motion == "random-walk":
+        trajectory = random_walk(
+            start=np.asarray(cfg.position, np.float64),
+            heading=heading,
+            speed=cfg.speed,
+            turn_rate=math.radians(cfg.turn_rate),
+            duration=3600.0,
+            rng=stream(seed, "target-walk", index),
         )
-    return tuple(out)
+    else:
+        trajectory = static_trajectory(position=np.asarray(cfg.position), heading=heading)
+    return Target(
+        pose=cfg.pose,
+        trajectory=trajectory,
+        temperature=cfg.temperature,
+        clothing=tuple(cfg.clothing),
+    )
 
 
-def forest_seed(scene: Any) -> int | list[int]:
+def scene_targets(scene: Scene) -> tuple[Target, ...]:
+    """Targets of a scene with their trajectories (random walks seeded from ``run.seed``)."""
+    return tuple(
+        target_from_config(cfg, seed=scene.run.seed, index=i) for i, cfg in enumerate(scene.targets)
+    )
+
+
+def forest_seed(scene: Scene) -> int | np.random.SeedSequence:
     """The forest's seed: ``forest.seed`` when given, else derived from ``run.seed``."""
-    return scene.forest.seed if scene.forest.seed is not None else [scene.run.seed, 1]
+    if scene.forest.seed is not None:
+        return scene.forest.seed
+    return seed_sequence(scene.run.seed, "forest")
 
 
-def scene_geometry(scene: Any) -> tuple[Primitives, ForestStats | None]:
+def scene_geometry(scene: Scene) -> tuple[Primitives, ForestStats | None]:
     """Static primitives of a scene's forest (no materials yet)."""
     forest = scene.forest
     rng = np.random.default_rng(forest_seed(scene))
@@ -198,7 +206,7 @@ def scene_geometry(scene: Any) -> tuple[Primitives, ForestStats | None]:
     return Primitives.empty(), None
 
 
-def build_world(scene: Any) -> World:
+def build_world(scene: Scene) -> World:
     """Build the world of a scene: geometry, acceleration grid, materials, ground and targets."""
     prims, forest_stats = scene_geometry(scene)
     return assemble_world(
@@ -262,7 +270,7 @@ def assemble_world(
         area=(float(area[0]), float(area[1])),
         forest=forest,
     )
-    material_rng = np.random.default_rng([seed, 3])
+    material_rng = stream(seed, "materials")
 
     # Shadow rays from each primitive's sun-facing side decide its exposure.
     offset = prims.radius[:, None] + 0.02

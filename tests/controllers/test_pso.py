@@ -14,7 +14,6 @@ from controllers.pso import (
     greedy_agreement,
     greedy_history,
     separate,
-    staggered_altitudes,
     threshold_pixels,
 )
 from swarmsim.aperture.integrate import FocalPlane, integrate
@@ -22,11 +21,6 @@ from swarmsim.sensing.camera import Camera
 from swarmsim.strategy import Observation
 
 CAMERA = Camera(width=48, height=48)
-
-
-def test_staggered_altitudes_match_the_paper_code() -> None:
-    assert staggered_altitudes(10, 35.0, 1.0).tolist() == [43, 41, 39, 37, 35, 36, 38, 40, 42, 44]
-    assert staggered_altitudes(1).tolist() == [35.0]
 
 
 def test_threshold_maps_percent_to_pixels() -> None:
@@ -65,9 +59,9 @@ def _observation(positions: np.ndarray, blob_at: tuple[int, int] | None, size: i
                        camera=CAMERA, focal=FocalPlane())  # fmt: skip
 
 
-def _pso(n: int, **params) -> PSO:
-    return PSO(n=n, params=PSOParams(**params), start=(0.0, 0.0), heading=0.0,
-               rng=np.random.default_rng(0))  # fmt: skip
+def _pso(n: int, *, threshold: float = 220.0, **params) -> PSO:
+    return PSO(n=n, params=PSOParams(**params), threshold=threshold, start=(0.0, 0.0),
+               heading=0.0, rng=np.random.default_rng(0))  # fmt: skip
 
 
 def test_scan_branch_below_threshold_moves_line_north() -> None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from apps.run import scene_flight_controller
-from controllers.registry import make_strategy
-from swarmsim.mission import Mission, forest_trunks, make_dynamics
+from controllers.registry import make_flight_controller, make_mission
+from swarmsim.mission import forest_trunks, make_dynamics
 from swarmsim.scene import SceneError, parse_scene
 from swarmsim.world.world import build_world
 
@@ -23,11 +22,9 @@ OPEN = {
 @pytest.mark.parametrize("model", ["kinematic", "quadrotor"])
 def test_mission_flies_with_the_scene_model(model: str) -> None:
     scene = parse_scene({**OPEN, "dynamics": {"model": model, "airframe": "sar_quad"}})
-    world = build_world(scene)
-    mission = Mission(scene=scene, world=world, strategy=make_strategy(scene, backend="cpu"),
-                      backend="cpu", flight_controller=scene_flight_controller(scene))  # fmt: skip
-    first = mission.step()
-    second = mission.step()
+    mission = make_mission(scene, backend="cpu")
+    first = mission.step().record
+    second = mission.step().record
     # Each iteration ends where the strategy sent the drones (within the flight tolerance), and
     # a real aircraft needs at least the constant-speed time for the longest leg.
     legs = np.linalg.norm(second.positions - first.positions, axis=1)
@@ -39,7 +36,7 @@ def test_quadrotor_models_get_the_forest_trunks() -> None:
     scene = parse_scene({**OPEN, "forest": {"kind": "procedural", "area": [30.0, 30.0]},
                          "dynamics": {"model": "quadrotor"}})  # fmt: skip
     world = build_world(scene)
-    dynamics = make_dynamics(scene, 2, controller=scene_flight_controller(scene), world=world)
+    dynamics = make_dynamics(scene, 2, controller=make_flight_controller(scene), world=world)
     np.testing.assert_array_equal(dynamics.trunks, np.array(forest_trunks(world)))
 
 
@@ -49,7 +46,7 @@ def test_quadrotor_model_needs_a_controller_and_a_known_airframe() -> None:
         make_dynamics(scene, 3)
     bad = parse_scene({**OPEN, "dynamics": {"model": "quadrotor", "airframe": "zeppelin"}})
     with pytest.raises(SceneError, match=r"dynamics\.airframe"):
-        scene_flight_controller(bad)
+        make_flight_controller(bad)
 
 
 def test_forest_trunks_are_the_procedural_stems() -> None:

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from controllers.baselines import lawnmower
-from controllers.registry import make_strategy
+from controllers.registry import make_mission
 from swarmsim.aperture.blobs import find_blobs
 from swarmsim.aperture.metrics import target_footprint
 from swarmsim.mission import Mission, elect_leader, trace_rows
 from swarmsim.scene import parse_scene
+from swarmsim.scores import score_plan
 from swarmsim.strategy import Plan
 from swarmsim.world.world import build_world
 
@@ -28,7 +29,7 @@ TINY = {
 
 def _mission(overrides: tuple[str, ...] = ()) -> Mission:
     scene = parse_scene(TINY, overrides=overrides)
-    return Mission(scene=scene, world=build_world(scene), strategy=make_strategy(scene))
+    return make_mission(scene, world=build_world(scene))
 
 
 def test_pso_finds_an_unoccluded_person() -> None:
@@ -75,7 +76,7 @@ def test_leader_ties_go_to_the_most_nadir_view() -> None:
 def test_time_advances_by_the_longest_flight() -> None:
     mission = _mission()
     before = mission.dynamics.positions
-    record = mission.step()
+    record = mission.step().record
     after = mission.dynamics.positions
     longest = np.linalg.norm(after - before, axis=1).max()
     assert record.flight == pytest.approx(longest / 10.0)
@@ -131,8 +132,7 @@ def test_tracking_follows_a_target_walking_in_open_terrain() -> None:
         {**TINY, "targets": [walker], "swarm": {"drones": 4, "start": [0.0, 0.0]}},
         overrides=("strategy.tracking=true", "mission.max_time=9.0"),
     )
-    mission = Mission(scene=scene, world=build_world(scene), strategy=make_strategy(scene))
-    result = mission.run()
+    result = make_mission(scene).run()
     late = [r for r in result.records if r.time > 4.0]
     assert late
     followed = [np.hypot(*(r.positions[:, :2].mean(axis=0) - r.target)) for r in late]
@@ -149,10 +149,10 @@ def test_integral_visibility_averages_the_result_image_over_the_target() -> None
     split = int(np.nonzero(footprint)[1].max())  # the result misses the person's last column
     image = np.zeros(footprint.shape)
     image[:, :split] = 1.0
-    plan = Plan(waypoints=obs.positions, view_pose=pose, integral=image)
-    _, _, integral, _, _ = mission._score(plan, obs.time)
+    plan = Plan(waypoints=obs.positions, view_pose=pose, integral_image=image)
+    score = score_plan(mission.world, plan, obs, altitude=35.0)
     expected = footprint[:, :split].sum() / footprint.sum()
-    assert 0.0 < expected < 1.0 and integral == pytest.approx(expected)
+    assert 0.0 < expected < 1.0 and score.integral_visibility == pytest.approx(expected)
     # In open terrain the PSO's history flags the person in most of its views.
     summary = mission.run().summary
     assert 0.3 < summary["max_integral_visibility"] <= 1.0
@@ -165,8 +165,7 @@ def test_views_counts_the_result_views_that_cover_the_target() -> None:
     far = np.array([200.0, 6.0, 35.0, 0.0, 0.0])  # its footprint misses the person
     views = np.stack([above, above + [1.0, 0, 0, 0, 0], above - [0, 1.0, 0, 0, 0], far])
     plan = Plan(waypoints=obs.positions, view_pose=above, views=views)
-    _, _, _, covering, _ = mission._score(plan, obs.time)
-    assert covering == pytest.approx(3.0)
+    assert score_plan(mission.world, plan, obs, altitude=35.0).views == pytest.approx(3.0)
 
 
 def test_cuda_backend_flies_the_same_mission_as_cpu() -> None:
@@ -175,8 +174,7 @@ def test_cuda_backend_flies_the_same_mission_as_cpu() -> None:
                  "mission.quantile=0.99")  # fmt: skip
     cpu = _mission(overrides).run()
     scene = parse_scene(TINY, overrides=(*overrides, "run.backend=cuda"))
-    cuda = Mission(scene=scene, world=build_world(scene), backend="cuda",
-                   strategy=make_strategy(scene, backend="cuda")).run()  # fmt: skip
+    cuda = make_mission(scene, backend="cuda").run()
     assert len(cuda.records) == len(cpu.records) == 3
     for a, b in zip(cpu.records, cuda.records, strict=True):
         assert a.mode == b.mode and a.leader == b.leader and a.history == b.history
