@@ -626,10 +626,9 @@ class StrategyConfig:
 
     name: str = _key(
         "pso",
-        "A registered strategy (pso: the adaptive real-time PSO, brute-force: sequential "
-        "lawnmower sampling, parallel: parallel line sampling) or an import path "
+        "A registered strategy (see Strategy parameters below) or an import path "
         "'package.module:attr' of a factory or class (docs/strategies.md). Every other key of "
-        "the table is a parameter of that strategy (tables below).",
+        "the table is a parameter of that strategy.",
     )
     options: tuple[tuple[str, Any], ...] = field(default=(), metadata={"internal": True})
 

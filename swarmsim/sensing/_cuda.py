@@ -46,8 +46,6 @@ def _cast_kernel(origins, dirs, tmax, packed, leaf_fill, glo, gcell, gdims, gsta
 
 def _world_arrays(world: Any) -> tuple:
     """Device copies of the world's static arrays, uploaded once per world (any thread)."""
-    from swarmsim.sensing.render import world_table
-
     def upload() -> tuple:
         p = world.primitives
         g = world.grid
@@ -57,7 +55,7 @@ def _world_arrays(world: Any) -> tuple:
         )  # fmt: skip
         return tuple(cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in host)
 
-    return world_table(world, "render", upload)
+    return world.table("render", upload)
 
 
 def render(world: Any, targets: Any, cams: np.ndarray, camera: Any) -> tuple:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,25 +29,9 @@ RENDER_METHODS = ("auto", "splat", "trace")
 SPLAT_CAMERAS = 16
 
 # Threads may render one world at once (a viewer's preview beside its mission, a threaded
-# worker): tables derived from the world are built once under a lock and never written again;
-# scratch arrays belong to the rendering thread.
-_TABLES_LOCK = threading.Lock()
+# worker): scratch arrays belong to the rendering thread; tables derived from the world are
+# built once (`World.table`) and never written again.
 _WORKSPACE = threading.local()
-
-
-def world_table(world: Any, name: str, build: Callable[[], Any]) -> Any:
-    """A read-only table derived from the world's static geometry, built on first use.
-
-    Kept in ``world.device_cache`` (shared by every thread and by copies of the world with other
-    targets), so ``build`` must not depend on the targets.
-    """
-    table = world.device_cache.get(name)
-    if table is None:
-        with _TABLES_LOCK:
-            table = world.device_cache.get(name)
-            if table is None:
-                table = world.device_cache[name] = build()
-    return table
 
 
 def _splat_scratch(n: int, h: int, w: int, m: int) -> tuple:
@@ -208,7 +191,7 @@ def _splat_render(world: Any, targets: Any, cams: np.ndarray, camera: Camera) ->
 
 def _splat_part(world: Any, targets: Any, cams: np.ndarray, camera: Camera, outputs: tuple
                 ) -> None:  # fmt: skip
-    bounds = world_table(world, "splat", lambda: _splat.primitive_bounds(world.packed))
+    bounds = world.table("splat", lambda: _splat.primitive_bounds(world.packed))
     n, m, h, w = len(cams), len(bounds.order), camera.height, camera.width
     first, of = _splat.shared_directions(cams)
     dirs, best, code, index, prim_k, prim_geo, prim_rows, prim_count = _splat_scratch(n, h, w, m)
@@ -226,7 +209,7 @@ def _splat_part(world: Any, targets: Any, cams: np.ndarray, camera: Camera, outp
         targets.sunlit, world.ground.packed, world.light,
     )  # fmt: skip
     # Disc shading reads no target data (static hits only), so copies of the world share it.
-    flat = world_table(world, "splat_discs", lambda: _splat.disc_colours(*shading))
+    flat = world.table("splat_discs", lambda: _splat.disc_colours(*shading))
     _splat.shade_kernel(cams, camera.focal, w, h, best, code, index, *shading, flat, *outputs)
 
 

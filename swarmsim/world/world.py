@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +41,8 @@ from swarmsim.world.targets import (
 
 if TYPE_CHECKING:
     from swarmsim.scene import Scene, TargetConfig
+
+_TABLES_LOCK = threading.Lock()
 
 #: Ground raster resolution in metres.
 GROUND_CELL = 0.25
@@ -97,6 +101,21 @@ class World:
     forest: ForestStats | None = None
     stats: dict = field(default_factory=dict)
     device_cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def table(self, name: str, build: Callable[[], Any]) -> Any:
+        """A read-only table derived from the static geometry, built on first use.
+
+        Kept in `device_cache`, which every thread and every copy of the world with other
+        targets (`dataclasses.replace`) share, so ``build`` must not read the targets; built
+        under a lock so that two threads never build (or half-see) it twice.
+        """
+        value = self.device_cache.get(name)
+        if value is None:
+            with _TABLES_LOCK:
+                value = self.device_cache.get(name)
+                if value is None:
+                    value = self.device_cache[name] = build()
+        return value
 
     def target_geometry(self, t: float) -> TargetGeometry:
         """Target primitives at time ``t`` seconds with apparent temperatures and sun exposure."""
