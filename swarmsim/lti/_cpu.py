@@ -145,3 +145,195 @@ def error_moments(F, GWG, GWJ, JWJ, H, P0, N):  # pragma: no cover - compiled
         Mt = M[N - 1 - m]
         tr2 += 2.0 * np.trace(Mt.T @ Q @ Mt)
     return tr1, tr2
+
+
+@njit(cache=True)
+def pem_normal_equations(A, B, C, D, K, kinds, rows, cols, u, y, H, g):  # pragma: no cover
+    """Sum of squared one-step prediction errors of an innovation model and, for the parameters
+    listed by (kinds, rows, cols) (kind 0..4: an entry of A, B, C, D, K), the Gauss-Newton
+    normal equations: H = J^T J and g = J^T e with J = de/dtheta, filled in place.
+
+    The predictor runs x(t+1) = A x + B u + K e, e(t) = y - C x - D u, and each parameter's
+    state sensitivity s = dx/dtheta follows s(t+1) = A s + K de + (unit term), de = -C s -
+    (unit term), so J is exact. Every sum runs in a fixed order: the same data give the same
+    bits whatever the memory layout or thread count.
+    """
+    N = y.shape[0]
+    n = A.shape[0]
+    nu = u.shape[1]
+    ny = y.shape[1]
+    P = kinds.shape[0]
+    x = np.zeros(n)
+    xn = np.empty(n)
+    e = np.empty(ny)
+    S = np.zeros((P, n))
+    Sn = np.empty((P, n))
+    de = np.empty((P, ny))
+    for p in range(P):
+        g[p] = 0.0
+        for q in range(P):
+            H[p, q] = 0.0
+    cost = 0.0
+    for t in range(N):
+        for i in range(ny):
+            acc = y[t, i]
+            for k in range(n):
+                acc -= C[i, k] * x[k]
+            for k in range(nu):
+                acc -= D[i, k] * u[t, k]
+            e[i] = acc
+            cost += acc * acc
+        for p in range(P):
+            for i in range(ny):
+                acc = 0.0
+                for k in range(n):
+                    acc -= C[i, k] * S[p, k]
+                de[p, i] = acc
+            kind, r, c = kinds[p], rows[p], cols[p]
+            if kind == 2:
+                de[p, r] -= x[c]
+            elif kind == 3:
+                de[p, r] -= u[t, c]
+            for i in range(n):
+                acc = 0.0
+                for k in range(n):
+                    acc += A[i, k] * S[p, k]
+                for k in range(ny):
+                    acc += K[i, k] * de[p, k]
+                Sn[p, i] = acc
+            if kind == 0:
+                Sn[p, r] += x[c]
+            elif kind == 1:
+                Sn[p, r] += u[t, c]
+            elif kind == 4:
+                Sn[p, r] += e[c]
+        for p in range(P):
+            acc = 0.0
+            for i in range(ny):
+                acc += de[p, i] * e[i]
+            g[p] += acc
+            for q in range(p + 1):
+                acc = 0.0
+                for i in range(ny):
+                    acc += de[p, i] * de[q, i]
+                H[p, q] += acc
+        for i in range(n):
+            acc = 0.0
+            for k in range(n):
+                acc += A[i, k] * x[k]
+            for k in range(nu):
+                acc += B[i, k] * u[t, k]
+            for k in range(ny):
+                acc += K[i, k] * e[k]
+            xn[i] = acc
+        for i in range(n):
+            x[i] = xn[i]
+        for p in range(P):
+            for i in range(n):
+                S[p, i] = Sn[p, i]
+    for p in range(P):
+        for q in range(p):
+            H[q, p] = H[p, q]
+    return cost
+
+
+@njit(cache=True)
+def pem_cost(A, B, C, D, K, u, y):  # pragma: no cover - compiled
+    """Sum of squared one-step prediction errors, the same recursion as pem_normal_equations."""
+    N = y.shape[0]
+    n = A.shape[0]
+    nu = u.shape[1]
+    ny = y.shape[1]
+    x = np.zeros(n)
+    xn = np.empty(n)
+    e = np.empty(ny)
+    cost = 0.0
+    for t in range(N):
+        for i in range(ny):
+            acc = y[t, i]
+            for k in range(n):
+                acc -= C[i, k] * x[k]
+            for k in range(nu):
+                acc -= D[i, k] * u[t, k]
+            e[i] = acc
+            cost += acc * acc
+        for i in range(n):
+            acc = 0.0
+            for k in range(n):
+                acc += A[i, k] * x[k]
+            for k in range(nu):
+                acc += B[i, k] * u[t, k]
+            for k in range(ny):
+                acc += K[i, k] * e[k]
+            xn[i] = acc
+        for i in range(n):
+            x[i] = xn[i]
+    return cost
+
+
+@njit(cache=True)
+def damped_solve(H, g, mu):  # pragma: no cover - compiled
+    """Solve (H + mu diag(H)) d = -g by Cholesky in a fixed order (H symmetric PSD, mu > 0).
+
+    Diagonal entries that vanish (a parameter the data do not see) are floored at a tiny
+    multiple of the largest so the damped system stays definite. Returns (d, predicted, ok):
+    ``predicted`` = d^T (mu diag(H) d - g), twice the decrease of the Gauss-Newton model of
+    half the sum of squares.
+    """
+    P = g.shape[0]
+    top = 0.0
+    for p in range(P):
+        top = max(top, H[p, p])
+    floor = 1e-12 * top if top > 0.0 else 1.0
+    L = np.zeros((P, P))
+    for i in range(P):
+        for j in range(i + 1):
+            acc = H[i, j]
+            if i == j:
+                acc += mu * max(H[i, i], floor)
+            for k in range(j):
+                acc -= L[i, k] * L[j, k]
+            if i == j:
+                if acc <= 0.0:
+                    return np.zeros(P), 0.0, False
+                L[i, i] = np.sqrt(acc)
+            else:
+                L[i, j] = acc / L[j, j]
+    z = np.empty(P)
+    for i in range(P):
+        acc = -g[i]
+        for k in range(i):
+            acc -= L[i, k] * z[k]
+        z[i] = acc / L[i, i]
+    d = np.empty(P)
+    for i in range(P - 1, -1, -1):
+        acc = z[i]
+        for k in range(i + 1, P):
+            acc -= L[k, i] * d[k]
+        d[i] = acc / L[i, i]
+    predicted = 0.0
+    for i in range(P):
+        predicted += d[i] * (mu * max(H[i, i], floor) * d[i] - g[i])
+    return d, predicted, True
+
+
+@njit(cache=True)
+def sum_squares(e):  # pragma: no cover - compiled
+    """Sum of squares of all entries of a 2-D array, in row-major order."""
+    acc = 0.0
+    for t in range(e.shape[0]):
+        for i in range(e.shape[1]):
+            acc += e[t, i] * e[t, i]
+    return acc
+
+
+@njit(cache=True)
+def gram(e):  # pragma: no cover - compiled
+    """e^T e of an (N, m) array, each entry summed over t in order (no BLAS blocking)."""
+    m = e.shape[1]
+    out = np.zeros((m, m))
+    for t in range(e.shape[0]):
+        for i in range(m):
+            for j in range(m):
+                out[i, j] += e[t, i] * e[t, j]
+    return out

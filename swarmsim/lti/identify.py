@@ -3,8 +3,8 @@
 - ``subspace_id``: N4SID (or CVA-weighted) subspace identification with past inputs and outputs
   as instruments; returns an innovation-form ``StochasticLTI`` whose K and innovation covariance
   come from the estimated noise covariances through the filter DARE.
-- ``pem``: prediction-error refinement with ``scipy.optimize.least_squares``, keeping the predictor
-  stable; never returns a larger V_N than its start.
+- ``pem``: prediction-error refinement by Levenberg-Marquardt on the exact Jacobian, keeping the
+  predictor stable, bit-reproducible; never returns a larger V_N than its start.
 - ``select_order``: order by AIC or BIC of the (refined) fit.
 - ``gibbs_sample``: random-walk Metropolis samples of the Gibbs posterior
   rho(theta) ~ exp(-lambda V_N(theta)) pi(theta) over a fixed ``Parametrization``.
@@ -15,11 +15,11 @@ Signals are time-major: u (N, nu), y (N, ny).
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import scipy.optimize
 
 from swarmsim.lti import _cpu
 from swarmsim.lti.model import (
@@ -197,13 +197,17 @@ def pem(
     free: tuple[str, ...] = _FREE,
     r_bar: float = 0.999,
     max_nfev: int | None = None,
-    method: Literal["lm", "trf", "dogbox"] = "lm",
+    ftol: float = 1e-10,
 ) -> StochasticLTI:
     """Prediction-error refinement: minimise V_N over the entries of the free matrices.
 
-    Starts from ``initial`` (e.g. a ``subspace_id`` estimate) with scipy ``least_squares``;
-    parameters with rho(A - K C) > r_bar or rho(A) >= 1 get a residual larger than the start's,
-    so the trust-region steps stay inside the stable set. With Gaussian innovations this is
+    Levenberg-Marquardt from ``initial`` (e.g. a ``subspace_id`` estimate) on the exact
+    Jacobian of the prediction errors (state sensitivities run with the predictor, see
+    `_cpu.pem_normal_equations`), with Marquardt's diagonal scaling, so the flat directions of
+    an overparametrised model (any change of state basis) are damped instead of amplifying
+    rounding. Every sum runs in a fixed order in numba: the same data and start give the same
+    bits in any process, at any thread count. Steps to parameters with rho(A - K C) > r_bar or
+    rho(A) >= 1 are refused, so the predictor stays stable. With Gaussian innovations this is
     maximum likelihood for the predictor. The result's V_N is never larger than the start's.
 
     Args:
@@ -212,9 +216,8 @@ def pem(
         free: which of "A", "B", "C", "D", "K" to fit (e.g. drop "D" for strictly proper
             models).
         r_bar: stability margin for the predictor.
-        max_nfev: function-evaluation budget (scipy's default if None).
-        method: the ``least_squares`` algorithm; "lm" (MINPACK, the fastest for these small
-            dense problems) falls back to "trf" when there are fewer residuals than parameters.
+        max_nfev: budget of passes over the data (default 200).
+        ftol: stop when an accepted step lowers V_N by less than this share.
 
     Returns:
         The refined model; noise_cov is the sample covariance of its prediction errors.
@@ -226,59 +229,72 @@ def pem(
     if bad:
         raise LTIError(f"free: expected names among {_FREE}, got {tuple(free)}")
     names = [m for m in _FREE if m in free]
-    base = {m: np.array(getattr(initial, m)) for m in _FREE}
-    sizes = [base[m].size for m in names]
-    offsets = np.cumsum([0, *sizes])
-    uy = np.ascontiguousarray(np.hstack([u, y]))
+    base = {m: np.array(getattr(initial, m), np.float64) for m in _FREE}
+    entries = [(_FREE.index(m), i, j) for m in names for i, j in np.ndindex(base[m].shape)]
+    kinds, rows, cols = np.array(entries, np.int64).reshape(-1, 3).T.copy()
+    u = np.ascontiguousarray(u, np.float64)
+    y = np.ascontiguousarray(y, np.float64)
     N, ny = y.shape
 
-    def unpack(p: np.ndarray) -> dict[str, np.ndarray]:
-        mats = dict(base)
-        for m, a, b in zip(names, offsets[:-1], offsets[1:], strict=True):
-            mats[m] = p[a:b].reshape(base[m].shape)
-        return mats
+    def unpack(p: np.ndarray) -> tuple[np.ndarray, ...]:
+        mats = {m: base[m].copy() for m in _FREE}
+        for k, (kind, i, j) in enumerate(zip(kinds, rows, cols, strict=True)):
+            mats[_FREE[kind]][i, j] = p[k]
+        return tuple(mats[m] for m in _FREE)
 
-    def errors(p: np.ndarray) -> np.ndarray | None:
-        mats = unpack(p)
-        A, B, C, D, K = (mats[m] for m in _FREE)
-        Abar = A - K @ C
-        if spectral_radius(Abar) > r_bar or spectral_radius(A) >= 1.0:
-            return None
-        out = _cpu.ss_run(Abar, np.hstack([B - K @ D, K]), -C, np.hstack([-D, np.eye(ny)]),
-                          np.zeros(A.shape[0]), uy)
-        return out.ravel()
+    def stable(mats: tuple[np.ndarray, ...]) -> bool:
+        A, _, C, _, K = mats
+        return spectral_radius(A - K @ C) <= r_bar and spectral_radius(A) < 1.0
 
-    p0 = np.concatenate([base[m].ravel() for m in names])
-    e0 = errors(p0)
-    if e0 is None:
+    p0 = np.array([base[_FREE[k]][i, j] for k, i, j in entries])
+    p = p0
+    if not stable(unpack(p)):
         raise LTIError(f"initial: expected rho(A - K C) <= r_bar = {r_bar} and rho(A) < 1")
-    v0 = float(e0 @ e0) / N
-    # Outside the stable set: a flat residual whose cost is ten times the start's.
-    penalty = np.full(e0.size, np.sqrt(10.0 * v0 * N / e0.size) + 1.0)
+    budget = 200 if max_nfev is None else int(max_nfev)
+    P = len(p)
+    H, g = np.empty((P, P)), np.empty(P)
+    cost = _cpu.pem_normal_equations(*unpack(p), kinds, rows, cols, u, y, H, g)
+    passes, mu, nu = 1, 1e-3, 2.0
+    while P and passes < budget and math.isfinite(cost) and np.max(np.abs(g)) > 0.0:
+        step, predicted, ok = _cpu.damped_solve(H, g, mu)
+        trial = p + step
+        mats = unpack(trial)
+        if ok and np.all(np.isfinite(trial)) and stable(mats):
+            new = _cpu.pem_cost(*mats, u, y)
+            passes += 1
+            gain = (cost - new) / predicted if predicted > 0.0 and math.isfinite(new) else -1.0
+        else:
+            gain = -1.0
+        if gain > 0.0:
+            done = cost - new <= ftol * cost
+            p = trial
+            mu *= max(1.0 / 3.0, 1.0 - (2.0 * gain - 1.0) ** 3)
+            nu = 2.0
+            cost = _cpu.pem_normal_equations(*mats, kinds, rows, cols, u, y, H, g)
+            passes += 1
+            if done:
+                break
+        else:
+            mu, nu = mu * nu, nu * 2.0
+            if mu > 1e20:  # no step lowers V_N: a minimum to rounding
+                break
+    # The refined model must fit at least as well as the start, measured one way for both.
+    uy = np.ascontiguousarray(np.hstack([u, y]))
 
-    def fun(p: np.ndarray) -> np.ndarray:
-        e = errors(p)
-        return penalty if e is None or not np.all(np.isfinite(e)) else e
+    def errors(q: np.ndarray) -> np.ndarray:
+        A, B, C, D, K = unpack(q)
+        G, J = np.hstack([B - K @ D, K]), np.hstack([-D, np.eye(ny)])
+        return _cpu.ss_run(A - K @ C, G, -C, J, np.zeros(A.shape[0]), uy)
 
-    if method not in ("lm", "trf", "dogbox"):
-        raise LTIError(f"method: expected 'lm', 'trf' or 'dogbox', got {method!r}")
-    if method == "lm" and e0.size < p0.size:
-        method = "trf"
-    if p0.size:
-        sol = scipy.optimize.least_squares(fun, p0, method=method, x_scale="jac",
-                                           max_nfev=max_nfev)
-        p_best = sol.x
-    else:
-        p_best = p0
-    e_best = errors(p_best)
-    if e_best is None or float(e_best @ e_best) / N > v0:
-        p_best, e_best = p0, e0
-    mats = unpack(p_best)
-    eps = e_best.reshape(N, ny)
-    noise = eps.T @ eps / N
-    return StochasticLTI(A=mats["A"], B=mats["B"], C=mats["C"], D=mats["D"], K=mats["K"],
-                         noise_cov=0.5 * (noise + noise.T), input_cov=initial.input_cov,
-                         input_filter=initial.input_filter)
+    eps, eps0 = errors(p), errors(p0)
+    if not _cpu.sum_squares(eps) <= _cpu.sum_squares(eps0):
+        p, eps = p0, eps0
+    A, B, C, D, K = unpack(p)
+    noise = _cpu.gram(eps) / N
+    return StochasticLTI(
+        A=A, B=B, C=C, D=D, K=K, noise_cov=0.5 * (noise + noise.T),
+        input_cov=initial.input_cov, input_filter=initial.input_filter,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
