@@ -262,6 +262,58 @@ def bench_reset(*, repeat: int = 5) -> dict:
     }
 
 
+def bench_env(*, steps: int = 200, backend: str = "cpu") -> dict:
+    """Steps per second of SwarmSearch-v0 (its default scene: 10 drones, 64² cameras, 64² map)
+    under uniformly random actions, resets included, after 20 warm-up steps; and the share of
+    the environment's time each part takes (cProfile of a further quarter of the steps)."""
+    import cProfile
+    import pstats
+
+    from swarmsim.envs.search import SwarmSearchEnv
+
+    env = SwarmSearchEnv(backend=backend)
+    rng = np.random.default_rng(0)
+    env.reset(seed=0)
+
+    def run(n: int) -> None:
+        for _ in range(n):
+            *_, terminated, truncated, _ = env.step(rng.uniform(-1.0, 1.0, (env.n, 2)))
+            if terminated or truncated:
+                env.reset()
+
+    run(20)
+    start = time.perf_counter()
+    run(steps)
+    wall = time.perf_counter() - start
+    profile = cProfile.Profile()
+    profile.enable()
+    run(steps // 4)
+    profile.disable()
+    stats = pstats.Stats(profile).stats
+
+    def cumulative(name: str, file: str = "") -> float:
+        return sum(s[3] for k, s in stats.items() if k[2] == name and k[0].endswith(file))
+
+    steps_s = cumulative("step", "search.py") + cumulative("reset", "search.py")
+
+    def share(name: str) -> float:
+        return cumulative(name) / max(steps_s, 1e-9)
+
+    return {
+        "backend": backend,
+        "drones": env.n,
+        "resolution": list(env.scene.camera.resolution),
+        "steps": steps,
+        "steps_per_s": steps / wall,
+        "ms_per_step": 1e3 * wall / steps,
+        "share_render": share("render"),
+        "share_anomaly_masks": share("anomaly_masks"),
+        "share_integrate": share("integrate"),
+        "share_score_plan": share("score_plan"),
+        "goal_steps_per_s": 300.0,
+    }
+
+
 def bench_dynamics(*, repeat: int = 5) -> dict:
     """Drone-steps per second of the numba quadrotor and pybullet, and their cross-check."""
     with stdout_to_stderr():
@@ -276,6 +328,7 @@ BENCHES: dict[str, Callable[..., dict]] = {
     "detect": bench_detect,
     "dynamics": bench_dynamics,
     "mission": bench_mission,
+    "env": bench_env,
 }
 
 

@@ -21,7 +21,7 @@ from apps.lti import add_parser as add_lti_parser
 from apps.run import add_parser as add_run_parser
 
 EXIT_USAGE = 2
-BENCH_NAMES = ("render", "integrate", "detect", "dynamics", "mission")
+BENCH_NAMES = ("render", "integrate", "detect", "dynamics", "mission", "env")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -87,7 +87,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         kwargs = {"resolution": args.resolution}
     elif args.what == "dynamics":
         kwargs = {"repeat": 3}
-    elif args.what == "mission":
+    elif args.what in ("mission", "env"):
         kwargs = {"backend": args.backend or "cpu"}
     figures = run_bench(args.what, **kwargs)
     if args.json:
@@ -126,13 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
-    from swarmsim.backend import BackendError
-    from swarmsim.scene import SceneError
+    from swarmsim.errors import SwarmsimError
 
     try:
         args = build_parser().parse_args(argv)
         return args.func(args)
-    except (UsageError, SceneError, BackendError) as exc:
+    except (UsageError, SwarmsimError) as exc:
         print(f"swarmsim: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

@@ -11,6 +11,8 @@ dynamics from the scene) and driven with `Mission.reset` / `observe` / `advance`
 """
 
 from swarmsim.backend import BackendError
+from swarmsim.envs import register_envs
+from swarmsim.errors import SwarmsimError
 from swarmsim.mission import Mission, MissionError, MissionResult, PlanError, Step
 from swarmsim.scene import DEFAULT_SCENE, Scene, SceneError, load_scene, parse_scene
 from swarmsim.sensing.camera import Camera
@@ -19,6 +21,8 @@ from swarmsim.strategy import Observation, Plan, Strategy
 from swarmsim.world.world import World, build_world
 
 __version__ = "0.1.0"
+
+register_envs()
 
 __all__ = [
     "DEFAULT_SCENE",
@@ -36,6 +40,7 @@ __all__ = [
     "SceneError",
     "Step",
     "Strategy",
+    "SwarmsimError",
     "World",
     "__version__",
     "build_world",

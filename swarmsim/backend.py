@@ -6,10 +6,12 @@ from types import ModuleType
 
 import numpy as np
 
+from swarmsim.errors import SwarmsimError
+
 BACKENDS = ("cpu", "cuda", "auto")
 
 
-class BackendError(ValueError):
+class BackendError(SwarmsimError):
     """An unknown backend name, or ``"cuda"`` requested where numba.cuda cannot run."""
 
 

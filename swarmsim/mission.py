@@ -38,6 +38,7 @@ from swarmsim.aperture.experiment import detection_stack
 from swarmsim.aperture.integrate import FocalPlane, foreground, integrate
 from swarmsim.dynamics import Dynamics
 from swarmsim.dynamics.kinematic import Kinematic
+from swarmsim.errors import SwarmsimError
 from swarmsim.formation import scene_formation
 from swarmsim.scene import Scene, TargetConfig
 from swarmsim.scores import score_plan
@@ -210,7 +211,7 @@ class MissionError(RuntimeError):
     """A mission was driven out of order (advance without observing, after it ended, ...)."""
 
 
-class PlanError(ValueError):
+class PlanError(SwarmsimError):
     """A plan handed to `Mission.advance` is unusable (waypoints of the wrong shape, NaN)."""
 
 

@@ -29,6 +29,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from swarmsim.errors import SwarmsimError
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised only on Python 3.10
@@ -81,7 +83,7 @@ _ABS_ZERO_C = -273.15
 # Errors
 
 
-class SceneError(ValueError):
+class SceneError(SwarmsimError):
     """A scene file, scene dict or override is invalid.
 
     Attributes:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from swarmsim.errors import SwarmsimError
+
 __all__ = [
     "ASSETS",
     "GRAVITY",
@@ -38,7 +40,7 @@ GRAVITY = 9.81  # m/s²
 ROTOR_SIGNS = np.array([-1.0, 1.0, -1.0, 1.0])
 
 
-class AirframeError(ValueError):
+class AirframeError(SwarmsimError):
     """An airframe name or URDF file that cannot be used; the message names the problem."""
 
 

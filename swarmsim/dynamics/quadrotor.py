@@ -31,6 +31,7 @@ import numpy as np
 
 from swarmsim.dynamics._quadrotor_cpu import pack_params, step_kernel
 from swarmsim.dynamics.airframe import GRAVITY, Airframe, AirframeError, load_airframe
+from swarmsim.errors import SwarmsimError
 
 __all__ = [
     "AirframeError",
@@ -47,7 +48,7 @@ __all__ = [
 WindField = Callable[[float, np.ndarray], np.ndarray]
 
 
-class RotorCommandError(ValueError):
+class RotorCommandError(SwarmsimError):
     """Rotor-speed commands that are NaN, infinite, negative or of the wrong shape."""
 
 

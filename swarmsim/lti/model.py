@@ -25,6 +25,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 import scipy.linalg
 
+from swarmsim.errors import SwarmsimError
 from swarmsim.lti import _cpu
 
 __all__ = [
@@ -52,7 +53,7 @@ X0Mode = Literal["stationary", "zero"]
 _SYM_RTOL = 1e-8
 
 
-class LTIError(ValueError):
+class LTIError(SwarmsimError):
     """An invalid system, hypothesis, data set or option; the message names the culprit."""
 
 
