@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +26,14 @@ BENCH_NAMES = ("render", "integrate", "detect", "dynamics", "mission", "env")
 
 
 class _Parser(argparse.ArgumentParser):
+    # argparse takes "-20,-20,35" for an option because only single numbers count as negative
+    # values; coordinates lists are values too (no option of ours starts with a digit).
+    _NEGATIVE = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?(,[-+]?[\d.eE+-]*)*$")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = self._NEGATIVE
+
     def error(self, message: str) -> None:  # one line instead of usage + message
         raise UsageError(f"{self.prog}: {message}")
 

@@ -59,3 +59,16 @@ def test_bad_scene_file_exits_2_and_keeps_existing_output(tmp_path: Path, capsys
     err = capsys.readouterr().err
     assert "forest.density" in err and str(scene) in err
     assert out.read_bytes() == b"previous result"
+
+
+def test_negative_coordinates_are_values_not_options(tmp_path: Path) -> None:
+    small = ["--set", "camera.resolution=[32,32]", "--set", "forest.area=[40,40]"]
+    spaced, joined = tmp_path / "spaced.npz", tmp_path / "joined.npz"
+    assert main(["render", "--pose", "-12,-8.5,35,-30", "--out", str(spaced), *small]) == 0
+    assert main(["render", "--pose=-12,-8.5,35,-30", "--out", str(joined), *small]) == 0
+    a, b = np.load(spaced), np.load(joined)
+    for name in a.files:
+        np.testing.assert_array_equal(a[name], b[name])
+    report = tmp_path / "int" / "report.json"
+    argv = ["integrate", "--focal-height", "-0.5", "--count", "4", "--out", str(report.parent)]
+    assert main([*argv, *small]) == 0 and report.exists()
