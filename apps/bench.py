@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from apps.common import best_time
 from swarmsim.scene import load_scene
 from swarmsim.sensing.render import render
 from swarmsim.world.world import build_world
@@ -44,16 +45,6 @@ def paper_line_poses(n: int, *, spacing: float = 4.2, y: float = 0.0) -> np.ndar
     order = np.abs(np.arange(n) - 0.5 * (n - 1))
     altitude = 35.0 + np.argsort(np.argsort(order, kind="stable"), kind="stable")
     return np.column_stack([x, np.full(n, y), altitude, np.zeros(n), np.zeros(n)])
-
-
-def best_time(fn: Callable[[], object], repeat: int) -> float:
-    """Best wall time of ``repeat`` calls in seconds (the machine may be shared)."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def bench_render(*, resolution: int = 512, repeat: int = 5, backend: str = "cpu") -> dict:

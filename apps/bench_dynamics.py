@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from apps.bench import best_time
+from apps.common import best_time
 from swarmsim.dynamics.bullet import BulletQuadrotor
 from swarmsim.dynamics.quadrotor import Quadrotor
 

@@ -9,33 +9,18 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from apps.common import UsageError, add_scene_args, load_scene_args
+from apps.common import EXIT_USAGE, Parser, UsageError, add_scene_args, load_scene_args
 from apps.integrate import add_parser as add_integrate_parser
 from apps.lti import add_parser as add_lti_parser
 from apps.run import add_parser as add_run_parser
 
-EXIT_USAGE = 2
 BENCH_NAMES = ("render", "integrate", "detect", "dynamics", "mission", "env")
-
-
-class _Parser(argparse.ArgumentParser):
-    # argparse takes "-20,-20,35" for an option because only single numbers count as negative
-    # values; coordinates lists are values too (no option of ours starts with a digit).
-    _NEGATIVE = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?(,[-+]?[\d.eE+-]*)*$")
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._negative_number_matcher = self._NEGATIVE
-
-    def error(self, message: str) -> None:  # one line instead of usage + message
-        raise UsageError(f"{self.prog}: {message}")
 
 
 def parse_pose(text: str) -> tuple[float, float, float, float]:
@@ -109,8 +94,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="swarmsim", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = Parser(prog="swarmsim", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     p = sub.add_parser("render", help="render one camera view of a scene")
     add_scene_args(p)

@@ -1,13 +1,42 @@
-"""Pieces shared by the command-line subcommands: errors and scene arguments."""
+"""Pieces shared by the command-line subcommands: the parser, errors, scene arguments, timing."""
 
 from __future__ import annotations
 
 import argparse
 import math
+import re
+import time
+from collections.abc import Callable
+
+#: Exit status of every usage error (bad arguments, scene files, inputs).
+EXIT_USAGE = 2
 
 
 class UsageError(Exception):
     """A command-line argument that cannot be used; reported in one line, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    # argparse takes "-20,-20,35" for an option because only single numbers count as negative
+    # values; coordinates lists are values too (no option of ours starts with a digit).
+    _NEGATIVE = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?(,[-+]?[\d.eE+-]*)*$")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = self._NEGATIVE
+
+    def error(self, message: str) -> None:  # one line instead of usage + message
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def best_time(fn: Callable[[], object], repeat: int) -> float:
+    """Best wall time of ``repeat`` calls in seconds (the machine may be shared)."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
 
 
 def finite(value: float, flag: str, what: str, *, positive: bool = False) -> float:

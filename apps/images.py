@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -101,3 +102,14 @@ def write_text(path: str | Path, text: str) -> None:
 def write_bytes(path: str | Path, data: bytes) -> None:
     """Write a binary file atomically."""
     _atomic(Path(path), lambda tmp: Path(tmp).write_bytes(data))
+
+
+def log_ticks(ax: Any, Ns: np.ndarray) -> None:
+    """Ticks at the studied N and plain numbers on the y axis (no 6 x 10^-1 labels)."""
+    from matplotlib.ticker import FormatStrFormatter, NullFormatter
+
+    ax.set_xticks(Ns, [f"{n:g}" for n in Ns])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    ax.margins(y=0.08)

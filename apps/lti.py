@@ -69,7 +69,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def cmd_lti(args: argparse.Namespace) -> int:
     """Run the scene's LTI study and write the summary and the plot."""
-    from apps.cli import UsageError
+    from apps.common import UsageError
     from apps.images import write_text
 
     out = Path(args.out)
@@ -191,7 +191,7 @@ def write_plot(path: Path, summary: dict[str, Any]) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from apps.images import write_png
+    from apps.images import log_ticks, write_png
 
     rows = summary["per_N"]
     Ns = np.array([r["N"] for r in rows], float)
@@ -220,7 +220,7 @@ def write_plot(path: Path, summary: dict[str, Any]) -> None:
     right.set(xlabel="N (samples)", ylabel="gap (mean over trials)", title="gap of the bound")
     right.legend(fontsize=8)
     for ax in (left, right):
-        _plain_log_ticks(ax, Ns)
+        log_ticks(ax, Ns)
     lam = "√N" if summary["lambda"] == "sqrt" else f"{summary['lambda']:g}"
     lam = f", λ = {lam}" if summary["form"] == "kl" else ""
     term = "Ψ" if summary["form"] == "kl" else "M₂"
@@ -231,23 +231,12 @@ def write_plot(path: Path, summary: dict[str, Any]) -> None:
     write_png(path, np.asarray(canvas.buffer_rgba())[..., :3])
 
 
-def _plain_log_ticks(ax: Any, Ns: np.ndarray) -> None:
-    """Ticks at the studied N and plain numbers on the y axis (no 6 x 10^-1 labels)."""
-    from matplotlib.ticker import FormatStrFormatter, NullFormatter
-
-    ax.set_xticks(Ns, [f"{n:g}" for n in Ns])
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-    ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
-    ax.margins(y=0.08)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m apps.lti [SCENE] [...]``: the subcommand on its own; returns the exit status."""
-    from apps.cli import EXIT_USAGE, UsageError, _Parser
+    from apps.common import EXIT_USAGE, Parser, UsageError
 
-    parser = _Parser(prog="swarmsim")
-    add_parser(parser.add_subparsers(dest="command", required=True, parser_class=_Parser))
+    parser = Parser(prog="swarmsim")
+    add_parser(parser.add_subparsers(dest="command", required=True, parser_class=Parser))
     try:
         args = parser.parse_args(["lti", *(sys.argv[1:] if argv is None else argv)])
         return args.func(args)

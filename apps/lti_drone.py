@@ -211,8 +211,7 @@ def write_plot(path: Path, summary: dict[str, Any]) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from apps.images import write_png
-    from apps.lti import _plain_log_ticks
+    from apps.images import log_ticks, write_png
     from swarmsim.lti.model import Predictor
     from swarmsim.lti.response import step_response
 
@@ -255,7 +254,7 @@ def write_plot(path: Path, summary: dict[str, Any]) -> None:
         title="bound vs loss on a fresh log (labels: bound held)",
     )
     left.legend(fontsize=8)
-    _plain_log_ticks(left, Ns)
+    log_ticks(left, Ns)
     step = summary["measured_step"]
     right.plot(step["t"], step["v"], color="k", lw=2.0, label="quadrotor (noise-free step)")
     rate = summary["flight"]["rate"]
