@@ -53,16 +53,30 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "lti", help="learn stochastic LTI models and check their PAC-Bayes error bounds"
     )
-    p.add_argument("scene", nargs="?", default=None,
-                   help="scene TOML with an [lti] section (default: scenes/lti_siso.toml)")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                   help=f"output folder (default {DEFAULT_OUT})")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a scene key, e.g. lti.experiment.trials=50 (repeatable)")
+    p.add_argument(
+        "scene",
+        nargs="?",
+        default=None,
+        help="scene TOML with an [lti] section (default: scenes/lti_siso.toml)",
+    )
+    p.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})"
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a scene key, e.g. lti.experiment.trials=50 (repeatable)",
+    )
     p.add_argument("--seed", type=int, default=None, help="override lti.experiment.seed")
-    p.add_argument("--quick", action="store_true",
-                   help=f"smallest and largest N only, at most {QUICK_TRIALS} trials and "
-                        f"{QUICK_PSI_SAMPLES} prior draws for Psi")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smallest and largest N only, at most {QUICK_TRIALS} trials and "
+        f"{QUICK_PSI_SAMPLES} prior draws for Psi",
+    )
     p.set_defaults(func=cmd_lti)
     return p
 
@@ -80,9 +94,13 @@ def cmd_lti(args: argparse.Namespace) -> int:
         overrides.append(f"lti.experiment.seed={args.seed}")
     scene = load_scene(DEFAULT_SCENE if args.scene is None else args.scene, overrides=overrides)
     if scene.lti is None:
-        raise SceneError(scene.source, "lti", "missing section; expected [lti.system] or "
-                         "[lti.drone] and the other [lti.*] tables (see scenes/lti_siso.toml, "
-                         "scenes/lti_drone.toml)")
+        raise SceneError(
+            scene.source,
+            "lti",
+            "missing section; expected [lti.system] or "
+            "[lti.drone] and the other [lti.*] tables (see scenes/lti_siso.toml, "
+            "scenes/lti_drone.toml)",
+        )
     cfg = quick(scene.lti) if args.quick else scene.lti
     if cfg.drone is not None:
         from apps import lti_drone
@@ -97,19 +115,23 @@ def cmd_lti(args: argparse.Namespace) -> int:
     write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     write_plot(out / "bound_vs_N.png", summary)
     last = summary["per_N"][-1]
-    print(f"lti: {len(results)} N values, {cfg.experiment.trials} trials each -> {out}: at "
-          f"N={last['N']} bound {last['mean_bound']:.4g} >= E_rho L {last['mean_true_loss']:.4g} "
-          f"in {last['coverage']:.0%} of trials (optimal loss {summary['optimal_loss']:.4g})")
+    print(
+        f"lti: {len(results)} N values, {cfg.experiment.trials} trials each -> {out}: at "
+        f"N={last['N']} bound {last['mean_bound']:.4g} >= E_rho L {last['mean_true_loss']:.4g} "
+        f"in {last['coverage']:.0%} of trials (optimal loss {summary['optimal_loss']:.4g})"
+    )
     return 0
 
 
 def quick(cfg: LTIConfig) -> LTIConfig:
     """The study shrunk for smoke tests: smallest and largest N, few trials and prior draws."""
     Ns = tuple(sorted({cfg.experiment.N[0], cfg.experiment.N[-1]}))
-    experiment = dataclasses.replace(cfg.experiment, N=Ns,
-                                     trials=min(cfg.experiment.trials, QUICK_TRIALS))
-    bound = dataclasses.replace(cfg.bound,
-                                psi_samples=min(cfg.bound.psi_samples, QUICK_PSI_SAMPLES))
+    experiment = dataclasses.replace(
+        cfg.experiment, N=Ns, trials=min(cfg.experiment.trials, QUICK_TRIALS)
+    )
+    bound = dataclasses.replace(
+        cfg.bound, psi_samples=min(cfg.bound.psi_samples, QUICK_PSI_SAMPLES)
+    )
     return dataclasses.replace(cfg, experiment=experiment, bound=bound)
 
 
@@ -121,11 +143,23 @@ def _run(cfg: LTIConfig, source: str) -> list[StudyResult]:
     try:
         with _single_threaded_blas():
             return run_experiment(
-                cfg.system.to_system(), cfg.experiment.N, trials=cfg.experiment.trials,
-                seed=cfg.experiment.seed, method=cfg.learn.method, order=cfg.learn.order,
-                pilot_N=b.pilot_N, std=b.prior_std, r_bar=b.r_bar,
-                parametrization=b.parametrization, delta=b.delta, lam=b.lam, form=b.form,
-                n_psi=b.psi_samples, n_posterior=b.posterior_samples, progress=_progress)
+                cfg.system.to_system(),
+                cfg.experiment.N,
+                trials=cfg.experiment.trials,
+                seed=cfg.experiment.seed,
+                method=cfg.learn.method,
+                order=cfg.learn.order,
+                pilot_N=b.pilot_N,
+                std=b.prior_std,
+                r_bar=b.r_bar,
+                parametrization=b.parametrization,
+                delta=b.delta,
+                lam=b.lam,
+                form=b.form,
+                n_psi=b.psi_samples,
+                n_posterior=b.posterior_samples,
+                progress=_progress,
+            )
     except LTIError as exc:
         name = str(exc).partition(":")[0]
         raise SceneError(source, _ERROR_KEYS.get(name, "lti"), str(exc)) from None
@@ -148,9 +182,13 @@ def _single_threaded_blas():
 
 
 def _progress(result: StudyResult) -> None:
-    print(f"lti: N={result.N}: bound {result.mean_bound:.4g}, E_rho L "
-          f"{result.mean_true_loss:.4g}, E_rho V_N {result.mean_empirical_loss:.4g}, coverage "
-          f"{result.coverage:.0%} ({result.seconds:.1f} s)", file=sys.stderr, flush=True)
+    print(
+        f"lti: N={result.N}: bound {result.mean_bound:.4g}, E_rho L "
+        f"{result.mean_true_loss:.4g}, E_rho V_N {result.mean_empirical_loss:.4g}, coverage "
+        f"{result.coverage:.0%} ({result.seconds:.1f} s)",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def make_summary(
@@ -207,16 +245,27 @@ def write_plot(path: Path, summary: dict[str, Any]) -> None:
     best = summary["optimal_loss"]
     left.axhline(best, color="0.4", ls=":", label=f"optimal predictor ({best:.3g})")
     for n, b, r in zip(Ns, bound, rows, strict=True):
-        left.annotate(f"{r['coverage']:.0%}", (n, b), textcoords="offset points", xytext=(0, 7),
-                      ha="center", fontsize=8, color="C3")
-    left.set(xlabel="N (samples)", ylabel="one-step prediction error (mean over trials)",
-             title=f"coverage of the bound per N (goal ≥ {1 - summary['delta']:.0%})")
+        left.annotate(
+            f"{r['coverage']:.0%}",
+            (n, b),
+            textcoords="offset points",
+            xytext=(0, 7),
+            ha="center",
+            fontsize=8,
+            color="C3",
+        )
+    left.set(
+        xlabel="N (samples)",
+        ylabel="one-step prediction error (mean over trials)",
+        title=f"coverage of the bound per N (goal ≥ {1 - summary['delta']:.0%})",
+    )
     left.legend(fontsize=8)
     gap = bound - true
     right.loglog(Ns, gap, "o-", color="C3", label=r"bound $-$ true $E_\rho L$")
     if np.all(gap > 0):
-        right.loglog(Ns, gap[-1] * np.sqrt(Ns[-1] / Ns), ":", color="0.4",
-                     label=r"$\propto 1/\sqrt{N}$")
+        right.loglog(
+            Ns, gap[-1] * np.sqrt(Ns[-1] / Ns), ":", color="0.4", label=r"$\propto 1/\sqrt{N}$"
+        )
     right.set(xlabel="N (samples)", ylabel="gap (mean over trials)", title="gap of the bound")
     right.legend(fontsize=8)
     for ax in (left, right):
@@ -225,8 +274,11 @@ def write_plot(path: Path, summary: dict[str, Any]) -> None:
     lam = f", λ = {lam}" if summary["form"] == "kl" else ""
     term = "Ψ" if summary["form"] == "kl" else "M₂"
     source = {"true-system": "the true system"}.get(summary["psi_source"], "an upper bound")
-    fig.suptitle(f"{summary['method']} learner, {summary['form']} form, δ = {summary['delta']:g}"
-                 f"{lam}, {summary['trials']} trials per N; {term} from {source}", fontsize=10)
+    fig.suptitle(
+        f"{summary['method']} learner, {summary['form']} form, δ = {summary['delta']:g}"
+        f"{lam}, {summary['trials']} trials per N; {term} from {source}",
+        fontsize=10,
+    )
     canvas.draw()
     write_png(path, np.asarray(canvas.buffer_rgba())[..., :3])
 

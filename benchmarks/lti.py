@@ -40,13 +40,21 @@ from swarmsim.lti import (
 def second_order() -> StochasticLTI:
     r, w = 0.8, 0.5
     A = np.array([[2 * r * np.cos(w), -r * r], [1.0, 0.0]])
-    return StochasticLTI(A=A, B=[[1.0], [0.0]], C=[[1.0, 0.5]], D=[[0.0]], K=[[0.6], [0.2]],
-                         noise_cov=[[0.25]], input_cov=[[1.0]])
+    return StochasticLTI(
+        A=A,
+        B=[[1.0], [0.0]],
+        C=[[1.0, 0.5]],
+        D=[[0.0]],
+        K=[[0.6], [0.2]],
+        noise_cov=[[0.25]],
+        input_cov=[[1.0]],
+    )
 
 
 def hypothesis(system: StochasticLTI) -> Predictor:
-    return Predictor(A=0.95 * system.A, B=system.B + 0.1, C=system.C + [[0.0, 0.1]],
-                     D=[[0.05]], K=0.8 * system.K)
+    return Predictor(
+        A=0.95 * system.A, B=system.B + 0.1, C=system.C + [[0.0, 0.1]], D=[[0.05]], K=0.8 * system.K
+    )
 
 
 def bench_bound(N: int, repeat: int, dense_budget: float) -> dict:
@@ -72,10 +80,8 @@ def bench_bound(N: int, repeat: int, dense_budget: float) -> dict:
         "bound_one_model_converged_s": best_time(lambda: one_model(1e-15), repeat),
         "empirical_loss_s": best_time(lambda: empirical_loss(theta, u, y), repeat),
         "lyapunov_loss_s": best_time(lambda: generalization_error(system, theta), repeat),
-        "logdet_kalman_s": best_time(lambda: error_logdet(system, theta, N, c, tol=0.0),
-                                     repeat),
-        "logdet_kalman_converged_s": best_time(lambda: error_logdet(system, theta, N, c),
-                                               repeat),
+        "logdet_kalman_s": best_time(lambda: error_logdet(system, theta, N, c, tol=0.0), repeat),
+        "logdet_kalman_converged_s": best_time(lambda: error_logdet(system, theta, N, c), repeat),
         "loss_moments_s": best_time(lambda: loss_moments(system, theta, N), repeat),
     }
     full = error_logdet(system, theta, N, c, tol=0.0)
@@ -84,14 +90,22 @@ def bench_bound(N: int, repeat: int, dense_budget: float) -> dict:
     n_dense = 250
     while True:
         cd = 2.0 * np.sqrt(n_dense) / n_dense
-        t_dense = best_time(lambda n=n_dense, cc=cd: error_logdet(system, theta, n, cc,
-                                                                   method="dense"), 1)
-        t_fast = best_time(lambda n=n_dense, cc=cd: error_logdet(system, theta, n, cc, tol=0.0),
-                           repeat)
+        t_dense = best_time(
+            lambda n=n_dense, cc=cd: error_logdet(system, theta, n, cc, method="dense"), 1
+        )
+        t_fast = best_time(
+            lambda n=n_dense, cc=cd: error_logdet(system, theta, n, cc, tol=0.0), repeat
+        )
         ref = error_logdet(system, theta, n_dense, cd, method="dense")
         fast = error_logdet(system, theta, n_dense, cd, tol=0.0)
-        dense.append({"N": n_dense, "dense_logdet_s": t_dense, "kalman_logdet_s": t_fast,
-                      "rel_diff": abs(fast - ref) / abs(ref)})
+        dense.append(
+            {
+                "N": n_dense,
+                "dense_logdet_s": t_dense,
+                "kalman_logdet_s": t_fast,
+                "rel_diff": abs(fast - ref) / abs(ref),
+            }
+        )
         # Next size would take ~8x as long (O(N^3)).
         if 8 * t_dense > dense_budget:
             break
@@ -109,7 +123,7 @@ def dense_n4sid_poles(u: np.ndarray, y: np.ndarray, order: int, horizon: int) ->
     j = len(y) - 2 * i + 1
 
     def hankel(x: np.ndarray, start: int) -> np.ndarray:
-        return np.vstack([x[start + r:start + r + j].T for r in range(i)])
+        return np.vstack([x[start + r : start + r + j].T for r in range(i)])
 
     Uf, Up, Yp, Yf = hankel(u, i), hankel(u, 0), hankel(y, 0), hankel(y, i)
     Wp = np.vstack([Up, Yp])
@@ -131,8 +145,9 @@ def bench_subspace(N: int, repeat: int, dense_budget: float) -> dict:
     out["subspace_id_s"] = best_time(lambda: subspace_id(u, y, 2, horizon=10), repeat)
     model = subspace_id(u, y, 2, horizon=10)
     true_poles = np.sort_complex(np.linalg.eigvals(system.A))
-    out["pole_error"] = float(np.max(np.abs(np.sort_complex(np.linalg.eigvals(model.A))
-                                            - true_poles)))
+    out["pole_error"] = float(
+        np.max(np.abs(np.sort_complex(np.linalg.eigvals(model.A)) - true_poles))
+    )
     out["pem_refinement_s"] = best_time(lambda: pem(u, y, model), 1)
     try:
         import pandas as pd
@@ -152,16 +167,20 @@ def bench_subspace(N: int, repeat: int, dense_budget: float) -> dict:
         row: dict = {"N": n_dense, "dense_memory_gb": 8.0 * n_dense**2 / 1e9}
         row["dense_s"] = best_time(lambda n=n_dense: dense_n4sid_poles(u[:n], y[:n], 2, 10), 1)
         row["subspace_id_s"] = best_time(
-            lambda n=n_dense: subspace_id(u[:n], y[:n], 2, horizon=10), repeat)
-        fast_poles = np.sort_complex(np.linalg.eigvals(
-            subspace_id(u[:n_dense], y[:n_dense], 2, horizon=10).A))
-        row["dense_pole_diff"] = float(np.max(np.abs(
-            dense_n4sid_poles(u[:n_dense], y[:n_dense], 2, 10) - fast_poles)))
+            lambda n=n_dense: subspace_id(u[:n], y[:n], 2, horizon=10), repeat
+        )
+        fast_poles = np.sort_complex(
+            np.linalg.eigvals(subspace_id(u[:n_dense], y[:n_dense], 2, horizon=10).A)
+        )
+        row["dense_pole_diff"] = float(
+            np.max(np.abs(dense_n4sid_poles(u[:n_dense], y[:n_dense], 2, 10) - fast_poles))
+        )
         if NFourSID is not None:
             # nfoursid takes a full SVD of an (h ny) x N matrix: O(N^2) memory as well.
             row["nfoursid_s"] = best_time(lambda n=n_dense: nfoursid_a(n), 1)
-            row["nfoursid_pole_diff"] = float(np.max(np.abs(
-                np.sort_complex(np.linalg.eigvals(nfoursid_a(n_dense))) - fast_poles)))
+            row["nfoursid_pole_diff"] = float(
+                np.max(np.abs(np.sort_complex(np.linalg.eigvals(nfoursid_a(n_dense))) - fast_poles))
+            )
         dense.append(row)
         # The next size takes ~4-8x as long (O(N^2) products, O(N^3) in the worst case).
         slowest = max(row["dense_s"], row.get("nfoursid_s", 0.0))
@@ -176,8 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=100_000, help="trajectory length N")
     parser.add_argument("--repeat", type=int, default=5, help="repeats; the best is reported")
-    parser.add_argument("--dense-budget", type=float, default=20.0,
-                        help="seconds the largest dense run may take")
+    parser.add_argument(
+        "--dense-budget", type=float, default=20.0, help="seconds the largest dense run may take"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
     figures = {

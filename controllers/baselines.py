@@ -43,9 +43,7 @@ class BruteForceParams(ThresholdParams):
         gt=0,
     )
     lane_spacing: float = scene_key(8.0, "Distance between lawnmower lanes.", unit="m", gt=0)
-    capture_spacing: float = scene_key(
-        1.0, "Distance flown between two captures.", unit="m", gt=0
-    )
+    capture_spacing: float = scene_key(1.0, "Distance flown between two captures.", unit="m", gt=0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,9 +58,7 @@ class ParallelParams(ThresholdParams):
         gt=0,
     )
     c4: float = scene_key(4.2, "Line spacing.", unit="m", gt=0)
-    capture_spacing: float = scene_key(
-        1.0, "Distance flown between two captures.", unit="m", gt=0
-    )
+    capture_spacing: float = scene_key(1.0, "Distance flown between two captures.", unit="m", gt=0)
 
 
 def lawnmower(

@@ -523,8 +523,9 @@ class LTIDroneConfig:
 
     def _check(self) -> None:
         if self.bandwidth >= 0.5 * self.rate:
-            raise _expected("bandwidth", f"less than rate / 2 = {0.5 * self.rate:g} Hz",
-                            self.bandwidth)
+            raise _expected(
+                "bandwidth", f"less than rate / 2 = {0.5 * self.rate:g} Hz", self.bandwidth
+            )
         sub = self.ctrl_hz / self.rate
         if abs(sub - round(sub)) > 1e-9 or round(sub) < 1:
             raise _expected("rate", f"a divisor of ctrl_hz = {self.ctrl_hz:g} Hz", self.rate)
@@ -560,17 +561,23 @@ class LTIConfig:
     def _check(self) -> None:
         if (self.system is None) == (self.drone is None):
             raise _Problem(
-                None, "expected exactly one of [lti.system] (a known system) and [lti.drone] "
-                "(flight logs)"
+                None,
+                "expected exactly one of [lti.system] (a known system) and [lti.drone] "
+                "(flight logs)",
             )
         if self.drone is not None:
             self._check_drone()
         else:
-            for key, value, ok in (("bound.lambda", self.bound.lam, "a number or 'sqrt'"),
-                                   ("bound.prior_cov", self.bound.prior_cov, "'diagonal'")):
+            for key, value, ok in (
+                ("bound.lambda", self.bound.lam, "a number or 'sqrt'"),
+                ("bound.prior_cov", self.bound.prior_cov, "'diagonal'"),
+            ):
                 if value in ("sqrt-scaled", "pilot"):
-                    raise _Problem(key, f"expected {ok} with [lti.system] ({value!r} needs "
-                                   f"the pilot log of [lti.drone]), got {value!r}")
+                    raise _Problem(
+                        key,
+                        f"expected {ok} with [lti.system] ({value!r} needs "
+                        f"the pilot log of [lti.drone]), got {value!r}",
+                    )
         if self.learn.method == "gibbs" and self.bound.form != "kl":
             raise _Problem(
                 "bound.form",
@@ -587,11 +594,16 @@ class LTIConfig:
 
     def _check_drone(self) -> None:
         if self.learn.method not in ("n4sid", "pem"):
-            raise _Problem("learn.method", f"expected 'n4sid' or 'pem' with [lti.drone], got "
-                           f"{self.learn.method!r}")
+            raise _Problem(
+                "learn.method",
+                f"expected 'n4sid' or 'pem' with [lti.drone], got {self.learn.method!r}",
+            )
         if self.bound.form != "kl":
-            raise _Problem("bound.form", f"expected 'kl' with [lti.drone] (Ψ is bounded over "
-                           f"candidate generators), got {self.bound.form!r}")
+            raise _Problem(
+                "bound.form",
+                f"expected 'kl' with [lti.drone] (Ψ is bounded over "
+                f"candidate generators), got {self.bound.form!r}",
+            )
 
 
 @dataclass(frozen=True, kw_only=True)

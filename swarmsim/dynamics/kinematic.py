@@ -100,8 +100,14 @@ class Kinematic:
         self._time = t0 + elapsed
         return elapsed
 
-    def _frames(self, waypoints: np.ndarray, distance: np.ndarray, v: float, flight: float,
-                callback: Callable[[Kinematic], None]) -> None:
+    def _frames(
+        self,
+        waypoints: np.ndarray,
+        distance: np.ndarray,
+        v: float,
+        flight: float,
+        callback: Callable[[Kinematic], None],
+    ) -> None:
         """Intermediate poses of one leg for the callback (`fly_to` sets the final state)."""
         start, t0 = self._positions.copy(), self._time
         frames = math.ceil(flight * self.frame_rate - 1e-9)

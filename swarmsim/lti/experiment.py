@@ -129,8 +129,14 @@ class Design:
         nominal = pem(u, y, subspace_id(u, y, order))
         param = Parametrization(nominal=nominal, form=parametrization)
         prior = stable_gaussian(param, std=std, r_bar=r_bar)
-        design = cls(system=system, param=param, prior=prior, prior_mass=prior.mass(rng),
-                     order=order, **settings)
+        design = cls(
+            system=system,
+            param=param,
+            prior=prior,
+            prior_mass=prior.mass(rng),
+            order=order,
+            **settings,
+        )
         design.check()
         return design
 
@@ -143,19 +149,21 @@ class Design:
         if self.form not in FORMS:
             raise LTIError(f"form: expected one of {FORMS}, got {self.form!r}")
         if self.prior_mass <= 0.0:
-            raise LTIError("prior: no draw fell inside the truncation set rho(A - K C) <= r_bar; "
-                           "narrow the prior or widen r_bar")
+            raise LTIError(
+                "prior: no draw fell inside the truncation set rho(A - K C) <= r_bar; "
+                "narrow the prior or widen r_bar"
+            )
 
     def at(self, N: int, rng: np.random.Generator) -> Study:
         """The study at N samples: lambda and Psi (KL) or M2 (Renyi-2) for this N."""
         N = _check_n(N)
         lam = default_lambda(N) if self.lam == "sqrt" else float(self.lam)
         if self.form == "kl":
-            complexity = psi_prior(self.system, self.prior, self.param, N, lam, rng,
-                                   n_samples=self.n_psi)
+            complexity = psi_prior(
+                self.system, self.prior, self.param, N, lam, rng, n_samples=self.n_psi
+            )
         else:
-            complexity = m2_prior(self.system, self.prior, self.param, N, rng,
-                                  n_samples=self.n_psi)
+            complexity = m2_prior(self.system, self.prior, self.param, N, rng, n_samples=self.n_psi)
         return Study(design=self, N=N, lam=lam, complexity=complexity)
 
 
@@ -270,8 +278,9 @@ class Study:
         if method not in METHODS:
             raise LTIError(f"method: expected one of {METHODS}, got {method!r}")
         if method == "gibbs" and self.design.form != "kl":
-            raise LTIError("form: the Gibbs posterior's bound has the KL form, not "
-                           f"{self.design.form!r}")
+            raise LTIError(
+                f"form: the Gibbs posterior's bound has the KL form, not {self.design.form!r}"
+            )
         try:
             return self._evaluate(u, y, rng, method, self.center(u, y, method), False)
         except LTIError:
@@ -293,10 +302,21 @@ class Study:
             bound, thetas = self._gibbs(u, y, rng, center)
         else:
             fit = gaussian_posterior_bound(
-                u, y, d.prior, d.param, center, lam=self.lam, delta=d.delta,
-                psi=self.complexity, rng=rng, form=d.form, scales=d.scales,
-                n_samples=d.n_posterior, n_divergence_samples=d.n_divergence,
-                prior_mass=d.prior_mass)
+                u,
+                y,
+                d.prior,
+                d.param,
+                center,
+                lam=self.lam,
+                delta=d.delta,
+                psi=self.complexity,
+                rng=rng,
+                form=d.form,
+                scales=d.scales,
+                n_samples=d.n_posterior,
+                n_divergence_samples=d.n_divergence,
+                prior_mass=d.prior_mass,
+            )
             bound, thetas = fit.bound, fit.thetas
         true_loss = float(np.mean(d.param.true_losses(d.system, thetas)))
         return Trial(bound, true_loss, fallback)
@@ -306,13 +326,24 @@ class Study:
     ) -> tuple[Bound, np.ndarray]:
         d = self.design
         inside = d.prior.support is None or bool(d.prior.support(center[None])[0])
-        samples = gibbs_sample(u, y, d.prior, d.param, lam=self.lam, n_samples=d.n_posterior,
-                               rng=rng, burn_in=GIBBS_BURN_IN, thin=GIBBS_THIN,
-                               start=center if inside else None)
-        log_z = log_partition(d.prior, d.param, u, y, self.lam, rng, n_samples=AIS_PARTICLES,
-                              n_temps=AIS_TEMPERATURES)
-        bound = gibbs_bound(samples.losses, log_z, lam=self.lam, delta=d.delta,
-                            psi=self.complexity, N=self.N)
+        samples = gibbs_sample(
+            u,
+            y,
+            d.prior,
+            d.param,
+            lam=self.lam,
+            n_samples=d.n_posterior,
+            rng=rng,
+            burn_in=GIBBS_BURN_IN,
+            thin=GIBBS_THIN,
+            start=center if inside else None,
+        )
+        log_z = log_partition(
+            d.prior, d.param, u, y, self.lam, rng, n_samples=AIS_PARTICLES, n_temps=AIS_TEMPERATURES
+        )
+        bound = gibbs_bound(
+            samples.losses, log_z, lam=self.lam, delta=d.delta, psi=self.complexity, N=self.N
+        )
         return bound, samples.thetas
 
     def run(self, trials: int, rng: np.random.Generator, *, method: Method = "pem") -> StudyResult:
@@ -382,8 +413,16 @@ def run_experiment(
     """
     if method not in METHODS:
         raise LTIError(f"method: expected one of {METHODS}, got {method!r}")
-    design = Design.make(system, np.random.default_rng([seed, 0]), order=order, pilot_N=pilot_N,
-                         std=std, r_bar=r_bar, parametrization=parametrization, **settings)
+    design = Design.make(
+        system,
+        np.random.default_rng([seed, 0]),
+        order=order,
+        pilot_N=pilot_N,
+        std=std,
+        r_bar=r_bar,
+        parametrization=parametrization,
+        **settings,
+    )
     results = []
     for N in Ns:
         start = time.perf_counter()

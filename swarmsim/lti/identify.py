@@ -59,14 +59,15 @@ def _raw_data(u: object, y: object) -> tuple[np.ndarray, np.ndarray]:
         u_arr = np.asarray(u, dtype=float)
         u_arr = u_arr[:, None] if u_arr.ndim == 1 else u_arr
     if y_arr.ndim != 2 or u_arr.ndim != 2:
-        raise LTIError(f"u, y: expected (N, nu) and (N, ny) arrays, got shapes {u_arr.shape} "
-                       f"and {y_arr.shape}")
+        raise LTIError(
+            f"u, y: expected (N, nu) and (N, ny) arrays, got shapes {u_arr.shape} and {y_arr.shape}"
+        )
     return _as_data(_Shape(u_arr.shape[1], y_arr.shape[1]), u_arr, y_arr)
 
 
 def _block_hankel(x: np.ndarray, rows: int, start: int, cols: int) -> np.ndarray:
     """Transposed block Hankel matrix (cols, rows * dim); row k holds x(start + k + r), r < rows."""
-    win = np.lib.stride_tricks.sliding_window_view(x[start:start + cols + rows - 1], rows, axis=0)
+    win = np.lib.stride_tricks.sliding_window_view(x[start : start + cols + rows - 1], rows, axis=0)
     # win: (cols, dim, rows) -> time-major blocks per row.
     return win.transpose(0, 2, 1).reshape(cols, -1)
 
@@ -78,18 +79,23 @@ def _subspace_core(u: np.ndarray, y: np.ndarray, horizon: int, method: str):
     i = horizon
     j = N - 2 * i + 1
     if j < max(10, 2 * i * (nu + ny)):
-        raise LTIError(f"N: {N} samples are too few for horizon {i} "
-                       f"(need N > {2 * i - 1 + max(10, 2 * i * (nu + ny))})")
-    Hm = np.hstack([
-        _block_hankel(u, i, i, j),                       # future inputs
-        _block_hankel(u, i, 0, j), _block_hankel(y, i, 0, j),  # past inputs and outputs
-        _block_hankel(y, i, i, j),                       # future outputs
-    ])
+        raise LTIError(
+            f"N: {N} samples are too few for horizon {i} "
+            f"(need N > {2 * i - 1 + max(10, 2 * i * (nu + ny))})"
+        )
+    Hm = np.hstack(
+        [
+            _block_hankel(u, i, i, j),  # future inputs
+            _block_hankel(u, i, 0, j),
+            _block_hankel(y, i, 0, j),  # past inputs and outputs
+            _block_hankel(y, i, i, j),  # future outputs
+        ]
+    )
     R = np.linalg.qr(Hm, mode="r") / np.sqrt(j)
     Lq = R.T
     r1, r2 = i * nu, i * (nu + ny)
-    L21, L22 = Lq[r1:r1 + r2, :r1], Lq[r1:r1 + r2, r1:r1 + r2]
-    L32, L33 = Lq[r1 + r2:, r1:r1 + r2], Lq[r1 + r2:, r1 + r2:]
+    L21, L22 = Lq[r1 : r1 + r2, :r1], Lq[r1 : r1 + r2, r1 : r1 + r2]
+    L32, L33 = Lq[r1 + r2 :, r1 : r1 + r2], Lq[r1 + r2 :, r1 + r2 :]
     L22p = np.linalg.pinv(L22, rcond=1e-12)
     # Oblique projection of Yf along Uf onto Wp: O = L32 L22^+ Wp; its row space is that of
     # [L32 L22^+ L21, L32] times orthonormal rows, so the small matrix carries its SVD.
@@ -147,13 +153,14 @@ def subspace_id(
         raise LTIError(f"horizon: expected more than order / ny = {n / ny:g} block rows, got {h}")
     Hm, proj, W1i, U, s, j = _subspace_core(u, y, h, method)
     if s.shape[0] < n or s[n - 1] <= 1e-12 * s[0]:
-        raise LTIError(f"order: the data support at most {int(np.sum(s > 1e-12 * s[0]))} "
-                       f"states, asked for {n}")
+        raise LTIError(
+            f"order: the data support at most {int(np.sum(s > 1e-12 * s[0]))} states, asked for {n}"
+        )
     Gam = W1i @ U[:, :n] * np.sqrt(s[:n])
     r1, r2 = h * nu, h * (nu + ny)
     # States for times h .. h + j - 1 from the past data window of each column.
-    X = Hm[:, r1:r1 + r2] @ (np.linalg.pinv(Gam) @ proj).T  # (j, n)
-    Uk, Yk = u[h:h + j - 1], y[h:h + j - 1]
+    X = Hm[:, r1 : r1 + r2] @ (np.linalg.pinv(Gam) @ proj).T  # (j, n)
+    Uk, Yk = u[h : h + j - 1], y[h : h + j - 1]
     reg = np.hstack([X[:-1], Uk])
     tgt = np.hstack([X[1:], Yk])
     sol, *_ = np.linalg.lstsq(reg, tgt, rcond=None)
@@ -164,9 +171,11 @@ def subspace_id(
     cov = res.T @ res / res.shape[0]
     Q, S, R = cov[:n, :n], cov[:n, n:], cov[n:, n:]
     if spectral_radius(A) >= 1.0:
-        raise LTIError(f"order: the estimated A is unstable (spectral radius "
-                       f"{spectral_radius(A):.4g}); the data may not come from a stable system "
-                       f"of this order")
+        raise LTIError(
+            f"order: the estimated A is unstable (spectral radius "
+            f"{spectral_radius(A):.4g}); the data may not come from a stable system "
+            f"of this order"
+        )
     input_cov = u.T @ u / u.shape[0] if nu else np.zeros((0, 0))
     try:
         model = from_noise_model(A, B, C, D, Q, R, S, input_cov=input_cov)
@@ -430,12 +439,22 @@ def gibbs_sample(
     history = []
     for step in range(burn_in):
         thetas, log_target, losses, acc = metropolis_step(
-            thetas, log_target, losses, beta=lam, prior=prior, param=param, u=u, y=y,
-            proposal_chol=chol, scales=scales, rng=rng)
+            thetas,
+            log_target,
+            losses,
+            beta=lam,
+            prior=prior,
+            param=param,
+            u=u,
+            y=y,
+            proposal_chol=chol,
+            scales=scales,
+            rng=rng,
+        )
         scales *= np.exp((acc - 0.25) / np.sqrt(1.0 + step / 50.0))
         history.append(thetas.copy())
         if step + 1 == burn_in // 2 and d:
-            pooled = np.concatenate(history[len(history) // 2:])
+            pooled = np.concatenate(history[len(history) // 2 :])
             emp = np.cov(pooled.T).reshape(d, d) + 1e-12 * np.diag(np.diag(prior.cov))
             try:
                 chol = np.linalg.cholesky(emp * 2.38**2 / d)
@@ -446,12 +465,22 @@ def gibbs_sample(
     kept_t, kept_l, n_acc = [], [], 0
     for step in range(steps):
         thetas, log_target, losses, acc = metropolis_step(
-            thetas, log_target, losses, beta=lam, prior=prior, param=param, u=u, y=y,
-            proposal_chol=chol, scales=scales, rng=rng)
+            thetas,
+            log_target,
+            losses,
+            beta=lam,
+            prior=prior,
+            param=param,
+            u=u,
+            y=y,
+            proposal_chol=chol,
+            scales=scales,
+            rng=rng,
+        )
         n_acc += int(acc.sum())
         if (step + 1) % thin == 0:
             kept_t.append(thetas.copy())
             kept_l.append(losses.copy())
-    return GibbsSamples(np.concatenate(kept_t), np.concatenate(kept_l),
-                        n_acc / (steps * n_chains), float(lam))
-
+    return GibbsSamples(
+        np.concatenate(kept_t), np.concatenate(kept_l), n_acc / (steps * n_chains), float(lam)
+    )

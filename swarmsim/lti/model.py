@@ -91,11 +91,14 @@ def _covariance(name: str, value: object, dim: int, *, definite: bool) -> np.nda
     if dim:
         low = float(np.min(np.linalg.eigvalsh(arr)))
         if definite and low <= 0.0:
-            raise LTIError(f"{name}: expected a positive definite covariance, smallest "
-                           f"eigenvalue {low:.3g}")
+            raise LTIError(
+                f"{name}: expected a positive definite covariance, smallest eigenvalue {low:.3g}"
+            )
         if not definite and low < -_SYM_RTOL * scale:
-            raise LTIError(f"{name}: expected a positive semidefinite covariance, smallest "
-                           f"eigenvalue {low:.3g}")
+            raise LTIError(
+                f"{name}: expected a positive semidefinite covariance, smallest "
+                f"eigenvalue {low:.3g}"
+            )
     arr.setflags(write=False)
     return arr
 
@@ -103,8 +106,9 @@ def _covariance(name: str, value: object, dim: int, *, definite: bool) -> np.nda
 def _check_schur(name: str, M: np.ndarray, what: str) -> None:
     r = spectral_radius(M)
     if not r < 1.0:
-        raise LTIError(f"{name}: expected {what} (spectral radius < 1), got spectral radius "
-                       f"{r:.6g}")
+        raise LTIError(
+            f"{name}: expected {what} (spectral radius < 1), got spectral radius {r:.6g}"
+        )
 
 
 def _set(obj: object, name: str, value: object) -> None:
@@ -243,24 +247,33 @@ class StochasticLTI(_Dimensions):
     def __post_init__(self) -> None:
         A, B, C, D, K = _check_abcdk(self.A, self.B, self.C, self.D, self.K)
         nu, ny = B.shape[1], C.shape[0]
-        noise = _covariance("noise_cov", np.eye(ny) if self.noise_cov is None else self.noise_cov,
-                            ny, definite=True)
+        noise = _covariance(
+            "noise_cov", np.eye(ny) if self.noise_cov is None else self.noise_cov, ny, definite=True
+        )
         filt = self.input_filter
         if filt is not None:
             if not isinstance(filt, InputFilter):
                 raise LTIError("input_filter: expected an InputFilter or None")
             if filt.C.shape[0] != nu:
-                raise LTIError(f"input_filter.C: expected {nu} rows (inputs of B), got shape "
-                               f"{filt.C.shape}")
+                raise LTIError(
+                    f"input_filter.C: expected {nu} rows (inputs of B), got shape {filt.C.shape}"
+                )
             nw = filt.B.shape[1]
         else:
             nw = nu
-        inp = _covariance("input_cov", np.eye(nw) if self.input_cov is None else self.input_cov,
-                          nw, definite=False)
+        inp = _covariance(
+            "input_cov",
+            np.eye(nw) if self.input_cov is None else self.input_cov,
+            nw,
+            definite=False,
+        )
         _check_schur("A", A, "a Schur-stable system")
         _check_schur("A - K C", A - K @ C, "a Schur-stable predictor (minimum phase model)")
-        for name, value in zip(("A", "B", "C", "D", "K", "noise_cov", "input_cov"),
-                               (A, B, C, D, K, noise, inp), strict=True):
+        for name, value in zip(
+            ("A", "B", "C", "D", "K", "noise_cov", "input_cov"),
+            (A, B, C, D, K, noise, inp),
+            strict=True,
+        ):
             _set(self, name, value)
 
     @property
@@ -359,8 +372,16 @@ def from_noise_model(
         raise LTIError(f"Q, R, S: no stabilising Kalman filter (DARE failed: {exc})") from exc
     P = np.asarray(P)
     Lam = C @ P @ C.T + R
-    return StochasticLTI(A=A, B=B, C=C, D=D, K=np.asarray(K), noise_cov=0.5 * (Lam + Lam.T),
-                         input_cov=input_cov, input_filter=input_filter)
+    return StochasticLTI(
+        A=A,
+        B=B,
+        C=C,
+        D=D,
+        K=np.asarray(K),
+        noise_cov=0.5 * (Lam + Lam.T),
+        input_cov=input_cov,
+        input_filter=input_filter,
+    )
 
 
 def _psd_factor(M: np.ndarray) -> np.ndarray:
@@ -416,7 +437,7 @@ def simulate(
         out = np.asarray(resp.outputs).reshape(H.shape[0], N).T
     else:
         raise LTIError(f"method: expected 'numba' or 'control', got {method!r}")
-    return np.ascontiguousarray(out[:, :model.nu]), np.ascontiguousarray(out[:, model.nu:])
+    return np.ascontiguousarray(out[:, : model.nu]), np.ascontiguousarray(out[:, model.nu :])
 
 
 def _check_n(N: object) -> int:
@@ -448,8 +469,9 @@ def _as_data(theta: Predictor | StochasticLTI, u: object, y: object) -> tuple[np
         arrays.append(arr)
     y_arr, u_arr = arrays
     if u_arr.shape[0] != y_arr.shape[0]:
-        raise LTIError(f"u, y: expected the same number of samples, got {u_arr.shape[0]} and "
-                       f"{y_arr.shape[0]}")
+        raise LTIError(
+            f"u, y: expected the same number of samples, got {u_arr.shape[0]} and {y_arr.shape[0]}"
+        )
     if y_arr.shape[0] < 1:
         raise LTIError("y: expected at least one sample")
     return np.ascontiguousarray(u_arr), np.ascontiguousarray(y_arr)
@@ -503,8 +525,10 @@ def error_system(
 ) -> ErrorSystem:
     """Augmented (F, G, H, J, W, P0) of the reference: generator state, then predictor state."""
     if theta.nu != system.nu or theta.ny != system.ny:
-        raise LTIError(f"theta: expected {system.nu} inputs and {system.ny} outputs like the "
-                       f"system, got {theta.nu} and {theta.ny}")
+        raise LTIError(
+            f"theta: expected {system.nu} inputs and {system.ny} outputs like the "
+            f"system, got {theta.nu} and {theta.ny}"
+        )
     Fs, Gs, Hs, Js, W = system.generator()
     Abar, Gp, Hp, Jp = _predictor_system(theta)
     ns, n = Fs.shape[0], theta.n
@@ -566,15 +590,20 @@ def _generalization_errors(
     kron = np.einsum("mij,mkl->mikjl", F, F).reshape(-1, nz * nz, nz * nz)
     vecP = np.linalg.solve(np.eye(nz * nz) - kron, Q.reshape(-1, nz * nz, 1))
     P = vecP.reshape(-1, nz, nz)
-    out[ok] = (np.einsum("mij,mjk,mik->m", H, P, H)
-               + np.einsum("mij,jk,mik->m", J, W, J))
+    out[ok] = np.einsum("mij,mjk,mik->m", H, P, H) + np.einsum("mij,jk,mik->m", J, W, J)
     return out
 
 
 def _moment_terms(es: ErrorSystem) -> tuple[np.ndarray, ...]:
     F, G, H, J, W, P0 = es
-    return (np.ascontiguousarray(F), G @ W @ G.T, G @ W @ J.T, J @ W @ J.T,
-            np.ascontiguousarray(H), np.ascontiguousarray(P0))
+    return (
+        np.ascontiguousarray(F),
+        G @ W @ G.T,
+        G @ W @ J.T,
+        J @ W @ J.T,
+        np.ascontiguousarray(H),
+        np.ascontiguousarray(P0),
+    )
 
 
 def loss_moments(
@@ -608,12 +637,12 @@ def error_covariance(
     R = np.zeros((N * ny, N * ny))
     P = P0.copy()
     for t in range(N):
-        R[t * ny:(t + 1) * ny, t * ny:(t + 1) * ny] = H @ P @ H.T + JWJ
+        R[t * ny : (t + 1) * ny, t * ny : (t + 1) * ny] = H @ P @ H.T + JWJ
         if t < N - 1:
             M = F @ P @ H.T + GWJ
-            block = (HFk[:N - 1 - t] @ M).reshape(-1, ny)
-            R[(t + 1) * ny:, t * ny:(t + 1) * ny] = block
-            R[t * ny:(t + 1) * ny, (t + 1) * ny:] = block.T
+            block = (HFk[: N - 1 - t] @ M).reshape(-1, ny)
+            R[(t + 1) * ny :, t * ny : (t + 1) * ny] = block
+            R[t * ny : (t + 1) * ny, (t + 1) * ny :] = block.T
         P = F @ P @ F.T + GWG
     return R
 

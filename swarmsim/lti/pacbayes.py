@@ -127,16 +127,17 @@ def align_basis(model: Predictor | StochasticLTI, reference: Predictor) -> Predi
     identical systems map onto each other exactly and nearby ones onto nearby matrices.
     """
     if (model.n, model.nu, model.ny) != (reference.n, reference.nu, reference.ny):
-        raise LTIError(f"theta: expected dimensions (n, nu, ny) = "
-                       f"{(reference.n, reference.nu, reference.ny)}, got "
-                       f"{(model.n, model.nu, model.ny)}")
+        raise LTIError(
+            f"theta: expected dimensions (n, nu, ny) = "
+            f"{(reference.n, reference.nu, reference.ny)}, got "
+            f"{(model.n, model.nu, model.ny)}"
+        )
     Om, Or = _observability(model.A, model.C), _observability(reference.A, reference.C)
     X = np.linalg.lstsq(Om, Or, rcond=None)[0]
     if model.n and np.linalg.cond(X) > 1e12:
         raise LTIError("theta: cannot align the state basis (model not observable)")
     Xi = np.linalg.inv(X) if model.n else X
-    return Predictor(A=Xi @ model.A @ X, B=Xi @ model.B, C=model.C @ X, D=model.D,
-                     K=Xi @ model.K)
+    return Predictor(A=Xi @ model.A @ X, B=Xi @ model.B, C=model.C @ X, D=model.D, K=Xi @ model.K)
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -178,13 +179,18 @@ class Parametrization:
         free = allowed if self.free is None else tuple(self.free)
         bad = [f for f in free if f not in allowed]
         if bad or len(set(free)) != len(free):
-            raise LTIError(f"free: expected distinct names among {allowed} for form "
-                           f"{self.form!r}, got {free}")
+            raise LTIError(
+                f"free: expected distinct names among {allowed} for form {self.form!r}, got {free}"
+            )
         n, nu, ny = nominal.n, nominal.nu, nominal.ny
         if self.form == "observer":
             shapes = {"A": (n,), "B": (n, nu), "D": (ny, nu), "K": (n, 1)}
-            base = {"A": np.real(np.poly(nominal.A))[1:], "B": nominal.B, "D": nominal.D,
-                    "K": nominal.K}
+            base = {
+                "A": np.real(np.poly(nominal.A))[1:],
+                "B": nominal.B,
+                "D": nominal.D,
+                "K": nominal.K,
+            }
         else:
             shapes = {"A": (n, n), "B": (n, nu), "C": (ny, n), "D": (ny, nu), "K": (n, ny)}
             base = {m: getattr(nominal, m) for m in _MATRICES}
@@ -280,9 +286,15 @@ class Parametrization:
         if np.any(ok):
             Abar = A[ok] - K[ok] @ C[ok]
             Bbar = B[ok] - K[ok] @ D[ok]
-            out[ok] = _cpu.predictor_loss_batch(Abar, Bbar, np.ascontiguousarray(K[ok]),
-                                                np.ascontiguousarray(C[ok]),
-                                                np.ascontiguousarray(D[ok]), u, y)
+            out[ok] = _cpu.predictor_loss_batch(
+                Abar,
+                Bbar,
+                np.ascontiguousarray(K[ok]),
+                np.ascontiguousarray(C[ok]),
+                np.ascontiguousarray(D[ok]),
+                u,
+                y,
+            )
         return out
 
     def true_losses(self, system: StochasticLTI, thetas: np.ndarray) -> np.ndarray:
@@ -292,8 +304,10 @@ class Parametrization:
         """
         thetas = self._check_thetas(thetas)
         if (system.nu, system.ny) != (self.nominal.nu, self.nominal.ny):
-            raise LTIError(f"system: expected {self.nominal.nu} inputs and {self.nominal.ny} "
-                           f"outputs like the parametrisation, got {system.nu} and {system.ny}")
+            raise LTIError(
+                f"system: expected {self.nominal.nu} inputs and {self.nominal.ny} "
+                f"outputs like the parametrisation, got {system.nu} and {system.ny}"
+            )
         return _generalization_errors(system, *self.matrices(thetas))
 
     def _check_thetas(self, thetas: np.ndarray) -> np.ndarray:
@@ -385,8 +399,10 @@ class TruncatedGaussian:
         batch = n
         while accepted < n:
             if drawn >= max_draws:
-                raise LTIError(f"support: only {accepted} of {drawn} draws were inside the "
-                               f"truncation set; widen the distribution or the set")
+                raise LTIError(
+                    f"support: only {accepted} of {drawn} draws were inside the "
+                    f"truncation set; widen the distribution or the set"
+                )
             cand = self.draw(batch, rng)
             ok = np.asarray(self.support(cand), dtype=bool)
             kept.append(cand[ok])
@@ -443,8 +459,16 @@ def kl_gaussian(mean: np.ndarray, cov: np.ndarray, mean0: np.ndarray, cov0: np.n
     d = mean.shape[0]
     _, ld = np.linalg.slogdet(cov)
     ld0 = 2.0 * np.sum(np.log(np.diag(c0[0])))
-    return float(0.5 * (np.trace(scipy.linalg.cho_solve(c0, cov))
-                        + diff @ scipy.linalg.cho_solve(c0, diff) - d + ld0 - ld))
+    return float(
+        0.5
+        * (
+            np.trace(scipy.linalg.cho_solve(c0, cov))
+            + diff @ scipy.linalg.cho_solve(c0, diff)
+            - d
+            + ld0
+            - ld
+        )
+    )
 
 
 def renyi2_gaussian(
@@ -552,8 +576,10 @@ def renyi2_divergence(
     pi_s = _prior_mass(prior, support, rng, n_samples) if prior_mass is None else prior_mass
     prec = 2.0 * np.linalg.inv(posterior.cov) - np.linalg.inv(prior.cov)
     cov_t = np.linalg.inv(prec)
-    mean_t = cov_t @ (2.0 * np.linalg.solve(posterior.cov, posterior.mean)
-                      - np.linalg.solve(prior.cov, prior.mean))
+    mean_t = cov_t @ (
+        2.0 * np.linalg.solve(posterior.cov, posterior.mean)
+        - np.linalg.solve(prior.cov, prior.mean)
+    )
     tilted = TruncatedGaussian(mean=mean_t, cov=0.5 * (cov_t + cov_t.T))
     tilt_s = float(np.mean(support(tilted.draw(n_samples, rng))))
     if tilt_s == 0.0:
@@ -568,7 +594,6 @@ def renyi2_divergence(
 def default_lambda(N: int) -> float:
     """lambda = sqrt(N): fixed before the data, it makes the bound's gap O(1/sqrt(N))."""
     return float(np.sqrt(_check_n(N)))
-
 
 
 def psi_model(
@@ -679,12 +704,16 @@ def psi_upper_bound(
             the predictor).
     """
     N = _check_n(N)
-    for name, v in (("loss_bound", loss_bound), ("spectral_bound", spectral_bound),
-                    ("transient_bound", transient_bound)):
+    for name, v in (
+        ("loss_bound", loss_bound),
+        ("spectral_bound", spectral_bound),
+        ("transient_bound", transient_bound),
+    ):
         if not (np.isfinite(v) and v >= 0):
             raise LTIError(f"{name}: expected a finite non-negative number, got {v!r}")
     value = lam * transient_bound / N + lam**2 / N * spectral_bound * (
-        loss_bound + transient_bound / N)
+        loss_bound + transient_bound / N
+    )
     return PsiEstimate(float(value), "upper-bound", 0, lam)
 
 
@@ -744,8 +773,9 @@ def kl_bound(
     delta = _check_delta(delta)
     lams = np.atleast_1d(np.asarray(lam, float))
     if isinstance(psi, PsiEstimate):
-        if psi.lam is not None and (np.shape(np.atleast_1d(psi.lam)) != lams.shape
-                                    or not np.allclose(psi.lam, lams)):
+        if psi.lam is not None and (
+            np.shape(np.atleast_1d(psi.lam)) != lams.shape or not np.allclose(psi.lam, lams)
+        ):
             raise LTIError(f"psi: computed for lambda = {psi.lam}, the bound uses {lam}")
         psi_source = psi.source if psi_source is None else psi_source
         psi = psi.value
@@ -757,8 +787,18 @@ def kl_bound(
     k = lams.size
     vals = empirical_loss + (kl + np.log(k / delta) + psis) / lams
     best = int(np.argmin(vals))
-    return Bound(float(vals[best]), float(empirical_loss), float(kl), float(psis[best]),
-                 float(lams[best]), delta / k, int(N), "kl", psi_source, k)
+    return Bound(
+        float(vals[best]),
+        float(empirical_loss),
+        float(kl),
+        float(psis[best]),
+        float(lams[best]),
+        delta / k,
+        int(N),
+        "kl",
+        psi_source,
+        k,
+    )
 
 
 def renyi2_bound(
@@ -778,8 +818,17 @@ def renyi2_bound(
     if psi_source not in PSI_SOURCES:
         raise LTIError(f"psi_source: expected one of {PSI_SOURCES}, got {psi_source!r}")
     value = empirical_loss + np.sqrt(m2 / delta) * np.exp(0.5 * d2)
-    return Bound(float(value), float(empirical_loss), float(d2), float(m2), None, delta,
-                 int(N), "renyi2", psi_source)
+    return Bound(
+        float(value),
+        float(empirical_loss),
+        float(d2),
+        float(m2),
+        None,
+        delta,
+        int(N),
+        "renyi2",
+        psi_source,
+    )
 
 
 def posterior_losses(
@@ -863,16 +912,25 @@ def gaussian_posterior_bound(
         post = TruncatedGaussian(mean=center, cov=scale**2 * prior.cov, support=prior.support)
         try:
             thetas, losses = posterior_losses(post, param, u, y, rng, n_samples=n_samples)
-            div = divergence(post, prior, rng, prior_mass=prior_mass,
-                             n_samples=n_divergence_samples)
+            div = divergence(
+                post, prior, rng, prior_mass=prior_mass, n_samples=n_divergence_samples
+            )
         except LTIError:
             continue
         if form == "kl":
-            bound = kl_bound(float(np.mean(losses)), div.value, lam=lam, delta=delta, psi=psi,
-                             N=N, psi_source=psi_source)
+            bound = kl_bound(
+                float(np.mean(losses)),
+                div.value,
+                lam=lam,
+                delta=delta,
+                psi=psi,
+                N=N,
+                psi_source=psi_source,
+            )
         else:
-            bound = renyi2_bound(float(np.mean(losses)), div.value, m2=psi, delta=delta, N=N,
-                                 psi_source=psi_source)
+            bound = renyi2_bound(
+                float(np.mean(losses)), div.value, m2=psi, delta=delta, N=N, psi_source=psi_source
+            )
         if best is None or bound.value < best.bound.value:
             best = GaussianFit(bound, post, thetas, losses, float(scale), div)
     if best is None:
@@ -965,8 +1023,18 @@ def log_partition(
         acc = 0.0
         for _ in range(n_moves):
             thetas, log_target, losses, accepted = metropolis_step(
-                thetas, log_target, losses, beta=betas[k], prior=prior, param=param, u=u, y=y,
-                proposal_chol=chol, scales=np.full(n_samples, scale), rng=rng)
+                thetas,
+                log_target,
+                losses,
+                beta=betas[k],
+                prior=prior,
+                param=param,
+                u=u,
+                y=y,
+                proposal_chol=chol,
+                scales=np.full(n_samples, scale),
+                rng=rng,
+            )
             acc += accepted.mean() / n_moves
         # Keep the acceptance rate near 0.3 as the target narrows.
         scale *= float(np.exp(acc - 0.3))

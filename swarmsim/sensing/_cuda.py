@@ -46,6 +46,7 @@ def _cast_kernel(origins, dirs, tmax, packed, leaf_fill, glo, gcell, gdims, gsta
 
 def _world_arrays(world: Any) -> tuple:
     """Device copies of the world's static arrays, uploaded once per world (any thread)."""
+
     def upload() -> tuple:
         p = world.primitives
         g = world.grid

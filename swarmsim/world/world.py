@@ -121,8 +121,10 @@ class World:
         """Target primitives at time ``t`` seconds with apparent temperatures and sun exposure."""
         prims = targets_primitives(self.targets, t)
         n_targets = len(self.targets)
-        counts = np.bincount(prims.owner, minlength=n_targets) if len(prims) else np.zeros(
-            n_targets, np.int64
+        counts = (
+            np.bincount(prims.owner, minlength=n_targets)
+            if len(prims)
+            else np.zeros(n_targets, np.int64)
         )
         start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
         bound = np.zeros((n_targets, 4), np.float32)

@@ -274,7 +274,8 @@ def test_drone_scene_writes_summary_and_plot_without_a_true_system(drone_run) ->
         assert row["lambda"] == pytest.approx(math.sqrt(row["N"]) / summary["loss_scale"])
         assert row["mean_steady_state_gain"] == pytest.approx(1.0, abs=0.1)
     assert summary["controller_design"]["time_constant"] == pytest.approx(
-        1.0 / summary["controller_design"]["velocity_gain"])
+        1.0 / summary["controller_design"]["velocity_gain"]
+    )
     assert all(math.isfinite(x) for x in numbers(summary["per_N"]))
     with Image.open(out / "bound_vs_N.png") as img:
         assert img.size[0] > 600 and img.size[1] > 300
@@ -327,8 +328,10 @@ def test_drone_scene_bad_keys_exit_2_with_one_line(override, key, tmp_path, caps
 
 
 def test_system_scene_refuses_drone_only_settings(tmp_path, capsys) -> None:
-    for override, key in (("lti.bound.lambda=sqrt-scaled", "lti.bound.lambda"),
-                          ("lti.bound.prior_cov=pilot", "lti.bound.prior_cov")):
+    for override, key in (
+        ("lti.bound.lambda=sqrt-scaled", "lti.bound.lambda"),
+        ("lti.bound.prior_cov=pilot", "lti.bound.prior_cov"),
+    ):
         assert main([str(SCENE), "--set", override, "--out", str(tmp_path / "o")]) == 2
         err = capsys.readouterr().err.strip()
         assert "\n" not in err and key in err

@@ -15,8 +15,15 @@ def second_order() -> StochasticLTI:
     """SISO, poles 0.70 +- 0.38i, predictor poles of modulus 0.82, white unit input."""
     r, w = POLE_R, POLE_W
     A = np.array([[2 * r * np.cos(w), -r * r], [1.0, 0.0]])
-    return StochasticLTI(A=A, B=[[1.0], [0.0]], C=[[1.0, 0.5]], D=[[0.0]], K=[[0.6], [0.2]],
-                         noise_cov=[[0.25]], input_cov=[[1.0]])
+    return StochasticLTI(
+        A=A,
+        B=[[1.0], [0.0]],
+        C=[[1.0, 0.5]],
+        D=[[0.0]],
+        K=[[0.6], [0.2]],
+        noise_cov=[[0.25]],
+        input_cov=[[1.0]],
+    )
 
 
 def mimo() -> StochasticLTI:
@@ -26,10 +33,17 @@ def mimo() -> StochasticLTI:
     C = np.array([[1.0, 0.0, 0.5], [0.0, 1.0, -0.2]])
     D = np.array([[0.1, 0.0], [0.0, 0.2]])
     filt = InputFilter(A=np.diag([0.6, -0.3]), B=np.eye(2), C=np.eye(2), D=np.eye(2))
-    return from_noise_model(A, B, C, D, Q=0.1 * np.eye(3), R=np.diag([0.2, 0.3]),
-                            S=0.02 * np.ones((3, 2)), input_cov=np.array([[1.0, 0.3],
-                                                                          [0.3, 0.5]]),
-                            input_filter=filt)
+    return from_noise_model(
+        A,
+        B,
+        C,
+        D,
+        Q=0.1 * np.eye(3),
+        R=np.diag([0.2, 0.3]),
+        S=0.02 * np.ones((3, 2)),
+        input_cov=np.array([[1.0, 0.3], [0.3, 0.5]]),
+        input_filter=filt,
+    )
 
 
 @pytest.fixture

@@ -30,8 +30,7 @@ def test_coverage_gaussian_posterior(form):
 
 
 def test_coverage_gibbs_posterior():
-    study = Design.make(second_order(), np.random.default_rng(8)).at(500,
-                                                                     np.random.default_rng(81))
+    study = Design.make(second_order(), np.random.default_rng(8)).at(500, np.random.default_rng(81))
     res = study.run(TRIALS, np.random.default_rng(80), method="gibbs")
     assert res.coverage >= 0.95
     assert np.all(res.divergences >= 0.0)
@@ -39,6 +38,7 @@ def test_coverage_gibbs_posterior():
 
 def test_coverage_mimo_with_coloured_inputs():
     design = Design.make(mimo(), np.random.default_rng(9), parametrization="full", std=0.02)
-    res = design.at(1000, np.random.default_rng(91)).run(TRIALS, np.random.default_rng(90),
-                                                         method="n4sid")
+    res = design.at(1000, np.random.default_rng(91)).run(
+        TRIALS, np.random.default_rng(90), method="n4sid"
+    )
     assert res.coverage >= 0.95

@@ -17,8 +17,14 @@ SMALL = {"pilot_N": 500, "n_psi": 10, "n_posterior": 20, "n_divergence": 200}
 
 @pytest.fixture(scope="module")
 def design() -> Design:
-    return Design.make(second_order(), np.random.default_rng(11), pilot_N=500, n_psi=10,
-                       n_posterior=20, n_divergence=200)
+    return Design.make(
+        second_order(),
+        np.random.default_rng(11),
+        pilot_N=500,
+        n_psi=10,
+        n_posterior=20,
+        n_divergence=200,
+    )
 
 
 def test_result_at_one_n_does_not_depend_on_the_other_ns():
@@ -60,8 +66,7 @@ def test_learner_failure_falls_back_on_the_prior_mean(design):
 
 
 def test_summary_has_the_reported_figures(design):
-    res = design.at(300, np.random.default_rng(1)).run(3, np.random.default_rng(2),
-                                                        method="n4sid")
+    res = design.at(300, np.random.default_rng(1)).run(3, np.random.default_rng(2), method="n4sid")
     row = res.summary()
     assert row["N"] == 300 and row["trials"] == 3
     assert row["lambda"] == pytest.approx(np.sqrt(300))
@@ -79,8 +84,12 @@ def test_fixed_lambda_and_renyi_form(design):
 
 @pytest.mark.parametrize(
     ("change", "match"),
-    [({"delta": 0.0}, "delta"), ({"lam": -1.0}, "lam"), ({"lam": "root"}, "lam"),
-     ({"form": "kl2"}, "form")],
+    [
+        ({"delta": 0.0}, "delta"),
+        ({"lam": -1.0}, "lam"),
+        ({"lam": "root"}, "lam"),
+        ({"form": "kl2"}, "form"),
+    ],
 )
 def test_bad_settings_raise(design, change, match):
     with pytest.raises(LTIError, match=match):

@@ -53,8 +53,7 @@ def test_subspace_agrees_with_nfoursid(data_5000):
     pd = pytest.importorskip("pandas")
     for u, y in data_5000[:1]:
         frame = pd.DataFrame({"u": u[:, 0], "y": y[:, 0]})
-        ref = nfoursid.NFourSID(frame, output_columns=["y"], input_columns=["u"],
-                                num_block_rows=10)
+        ref = nfoursid.NFourSID(frame, output_columns=["y"], input_columns=["u"], num_block_rows=10)
         ref.subspace_identification()
         ref_ss, _ = ref.system_identification(rank=2)
         ours = subspace_id(u, y, 2, horizon=10)
@@ -103,7 +102,9 @@ def perturbed(system: StochasticLTI, rng: np.random.Generator, size: float) -> S
                 C=system.C + size * rng.standard_normal(system.C.shape),
                 D=system.D + size * rng.standard_normal(system.D.shape),
                 K=system.K + size * rng.standard_normal(system.K.shape),
-                noise_cov=system.noise_cov, input_cov=system.input_cov)
+                noise_cov=system.noise_cov,
+                input_cov=system.input_cov,
+            )
         except LTIError:
             continue
 
@@ -112,8 +113,12 @@ def test_pem_never_increases_the_empirical_loss(siso):
     rng = np.random.default_rng(8)
     for trial in range(3):
         u, y = simulate(siso, 1000, rng)
-        starts = [subspace_id(u, y, 2, horizon=4), perturbed(siso, rng, 0.1),
-                  perturbed(siso, rng, 0.3), siso]
+        starts = [
+            subspace_id(u, y, 2, horizon=4),
+            perturbed(siso, rng, 0.1),
+            perturbed(siso, rng, 0.3),
+            siso,
+        ]
         for start in starts:
             refined = pem(u, y, start, max_nfev=30 if trial % 2 else None)
             assert empirical_loss(refined, u, y) <= empirical_loss(start, u, y)
@@ -186,15 +191,28 @@ def gaussian_gibbs_case():
     mean = cov @ (np.linalg.solve(prior.cov, prior.mean) - lam * g)
     # ln E_pi exp(-lam V) for Gaussian pi and quadratic V.
     b = np.linalg.solve(prior.cov, prior.mean) - lam * g
-    log_z = (-lam * c - 0.5 * np.linalg.slogdet(prior.cov @ prec)[1]
-             + 0.5 * b @ cov @ b - 0.5 * prior.mean @ np.linalg.solve(prior.cov, prior.mean))
+    log_z = (
+        -lam * c
+        - 0.5 * np.linalg.slogdet(prior.cov @ prec)[1]
+        + 0.5 * b @ cov @ b
+        - 0.5 * prior.mean @ np.linalg.solve(prior.cov, prior.mean)
+    )
     return u, y, param, prior, lam, mean, cov, log_z
 
 
 def test_gibbs_sampler_matches_the_closed_form_posterior(gaussian_gibbs_case):
     u, y, param, prior, lam, mean, cov, _ = gaussian_gibbs_case
-    samples = gibbs_sample(u, y, prior, param, lam=lam, n_samples=4000, thin=2, burn_in=600,
-                           rng=np.random.default_rng(9))
+    samples = gibbs_sample(
+        u,
+        y,
+        prior,
+        param,
+        lam=lam,
+        n_samples=4000,
+        thin=2,
+        burn_in=600,
+        rng=np.random.default_rng(9),
+    )
     assert samples.thetas.shape == (4000, 4)
     assert 0.1 < samples.acceptance < 0.6
     sd = np.sqrt(np.diag(cov))
@@ -206,8 +224,17 @@ def test_gibbs_sampler_matches_the_closed_form_posterior(gaussian_gibbs_case):
 @pytest.mark.parametrize(("method", "tol"), [("ais", 0.15), ("prior", 0.6)])
 def test_log_partition_matches_closed_form(gaussian_gibbs_case, method, tol):
     u, y, param, prior, lam, _, _, log_z = gaussian_gibbs_case
-    est = log_partition(prior, param, u, y, lam, np.random.default_rng(1), method=method,
-                        n_samples=128 if method == "ais" else 20_000, n_temps=100)
+    est = log_partition(
+        prior,
+        param,
+        u,
+        y,
+        lam,
+        np.random.default_rng(1),
+        method=method,
+        n_samples=128 if method == "ais" else 20_000,
+        n_temps=100,
+    )
     assert est == pytest.approx(log_z, abs=tol)
 
 

@@ -26,8 +26,9 @@ from .conftest import second_order
 
 def mismatched(system: StochasticLTI) -> Predictor:
     """A stable but wrong predictor of the system's dimensions."""
-    return Predictor(A=0.9 * system.A, B=system.B + 0.2, C=system.C + 0.1, D=system.D + 0.1,
-                     K=0.7 * system.K)
+    return Predictor(
+        A=0.9 * system.A, B=system.B + 0.2, C=system.C + 0.1, D=system.D + 0.1, K=0.7 * system.K
+    )
 
 
 def riccati_reference(A, C, Q, R, S, G=None):
@@ -62,8 +63,15 @@ def riccati_reference(A, C, Q, R, S, G=None):
     ],
 )
 def test_invalid_systems_raise_clear_errors(change, message):
-    kwargs = {"A": [[0.5, 0.1], [0.0, 0.3]], "B": [[1.0], [0.0]], "C": [[1.0, 0.0]],
-              "D": [[0.0]], "K": [[0.2], [0.0]], "noise_cov": [[1.0]], "input_cov": [[1.0]]}
+    kwargs = {
+        "A": [[0.5, 0.1], [0.0, 0.3]],
+        "B": [[1.0], [0.0]],
+        "C": [[1.0, 0.0]],
+        "D": [[0.0]],
+        "K": [[0.2], [0.0]],
+        "noise_cov": [[1.0]],
+        "input_cov": [[1.0]],
+    }
     kwargs.update(change)
     with pytest.raises(LTIError, match=message):
         StochasticLTI(**kwargs)
@@ -129,8 +137,9 @@ def test_from_noise_model_reproduces_the_output_spectrum():
     model = from_noise_model(A, np.zeros((2, 0)), C, None, Q, R, S, G=G)
     # Autocovariances of the noise model: x(t+1) = A x + G w, y = C x + v.
     Px = np.linalg.solve(np.eye(4) - np.kron(A, A), (G @ Q @ G.T).ravel()).reshape(2, 2)
-    Pi = np.linalg.solve(np.eye(4) - np.kron(A, A),
-                         (model.K @ model.noise_cov @ model.K.T).ravel()).reshape(2, 2)
+    Pi = np.linalg.solve(
+        np.eye(4) - np.kron(A, A), (model.K @ model.noise_cov @ model.K.T).ravel()
+    ).reshape(2, 2)
     for k in range(5):
         Ak = np.linalg.matrix_power(A, k)
         if k == 0:
@@ -138,15 +147,17 @@ def test_from_noise_model_reproduces_the_output_spectrum():
             got = C @ Pi @ C.T + model.noise_cov
         else:
             ref = C @ Ak @ Px @ C.T + C @ np.linalg.matrix_power(A, k - 1) @ G @ S
-            got = (C @ Ak @ Pi @ C.T
-                   + C @ np.linalg.matrix_power(A, k - 1) @ model.K @ model.noise_cov)
+            got = (
+                C @ Ak @ Pi @ C.T + C @ np.linalg.matrix_power(A, k - 1) @ model.K @ model.noise_cov
+            )
         np.testing.assert_allclose(got, ref, rtol=1e-8, atol=1e-12)
 
 
 def test_from_noise_model_rejects_undetectable_systems():
     with pytest.raises(LTIError, match=r"no stabilising Kalman filter"):
-        from_noise_model(np.diag([1.2, 0.5]), np.zeros((2, 1)), [[0.0, 1.0]], None,
-                         np.eye(2), [[1.0]])
+        from_noise_model(
+            np.diag([1.2, 0.5]), np.zeros((2, 1)), [[0.0, 1.0]], None, np.eye(2), [[1.0]]
+        )
 
 
 # ------------------------------------------------------------------------------- simulation
@@ -170,14 +181,14 @@ def test_initial_state_modes(mimo_system):
     direct = J @ W @ J.T
     rng = np.random.default_rng(3)
     for x0, ref in (("stationary", stat), ("zero", direct)):
-        first = np.array([np.hstack(simulate(mimo_system, 1, rng, x0=x0)).ravel()
-                          for _ in range(3000)])
+        first = np.array(
+            [np.hstack(simulate(mimo_system, 1, rng, x0=x0)).ravel() for _ in range(3000)]
+        )
         np.testing.assert_allclose(np.cov(first.T), ref, atol=0.08 * np.max(np.abs(ref)))
 
 
 def test_time_series_without_inputs(rng):
-    system = StochasticLTI(A=[[0.9]], B=np.zeros((1, 0)), C=[[1.0]], K=[[0.5]],
-                           noise_cov=[[1.0]])
+    system = StochasticLTI(A=[[0.9]], B=np.zeros((1, 0)), C=[[1.0]], K=[[0.5]], noise_cov=[[1.0]])
     u, y = simulate(system, 100, rng)
     assert u.shape == (100, 0)
     np.testing.assert_allclose(predict(system, None, y), predict(system, u, y))
@@ -206,7 +217,8 @@ def test_predictor_matches_the_recursion(mimo_system, rng):
 def test_true_predictor_loss_is_the_innovation_variance(which, request):
     system = request.getfixturevalue(which)
     assert generalization_error(system, system.predictor) == pytest.approx(
-        np.trace(system.noise_cov), rel=1e-9)
+        np.trace(system.noise_cov), rel=1e-9
+    )
 
 
 @pytest.mark.parametrize("which", ["siso", "mimo_system"])

@@ -55,8 +55,9 @@ def test_encode_decode_reproduces_the_predictor(form, siso, rng):
     theta = param.encode(other)
     np.testing.assert_allclose(theta, 0.0, atol=1e-9)
     # A nearby system round-trips through its parameters with identical predictions.
-    near = Predictor(A=siso.A * 0.97, B=siso.B + 0.05, C=siso.C + [[0.0, 0.1]], D=[[0.2]],
-                     K=siso.K * 0.9)
+    near = Predictor(
+        A=siso.A * 0.97, B=siso.B + 0.05, C=siso.C + [[0.0, 0.1]], D=[[0.2]], K=siso.K * 0.9
+    )
     decoded = param.predictor(param.encode(similar(near, np.array([[1.0, 0.2], [0.1, 0.8]]))))
     np.testing.assert_allclose(predict(decoded, u, y), predict(near, u, y), atol=1e-9)
 
@@ -68,11 +69,14 @@ def test_batched_losses_match_single_models(mimo_system, rng):
     thetas, rate = prior.sample(20, rng)
     assert 0 < rate <= 1 and prior.support(thetas).all()
     singles = [param.predictor(t) for t in thetas]
-    np.testing.assert_allclose(param.losses(thetas, u, y),
-                               [empirical_loss(p, u, y) for p in singles], rtol=1e-10)
-    np.testing.assert_allclose(param.true_losses(mimo_system, thetas),
-                               [generalization_error(mimo_system, p) for p in singles],
-                               rtol=1e-8)
+    np.testing.assert_allclose(
+        param.losses(thetas, u, y), [empirical_loss(p, u, y) for p in singles], rtol=1e-10
+    )
+    np.testing.assert_allclose(
+        param.true_losses(mimo_system, thetas),
+        [generalization_error(mimo_system, p) for p in singles],
+        rtol=1e-8,
+    )
 
 
 def test_parametrization_options_and_errors(siso, mimo_system):
@@ -94,8 +98,9 @@ def test_parametrization_options_and_errors(siso, mimo_system):
 
 
 def test_truncated_gaussian_rejection_sampling(rng):
-    dist = TruncatedGaussian(mean=[0.0, 0.0], cov=np.eye(2),
-                             support=lambda t: t[:, 0] + t[:, 1] < 0.5)
+    dist = TruncatedGaussian(
+        mean=[0.0, 0.0], cov=np.eye(2), support=lambda t: t[:, 0] + t[:, 1] < 0.5
+    )
     samples, rate = dist.sample(5000, rng)
     assert np.all(samples.sum(axis=1) < 0.5)
     exact = stats.norm.cdf(0.5 / np.sqrt(2))
@@ -105,7 +110,8 @@ def test_truncated_gaussian_rejection_sampling(rng):
         TruncatedGaussian(mean=[0.0, 0.0], cov=[[1.0, 2.0], [2.0, 1.0]])
     with pytest.raises(LTIError, match=r"support: only"):
         TruncatedGaussian(mean=[0.0], cov=[[1.0]], support=lambda t: t[:, 0] > 50).sample(
-            10, rng, max_draws=1000)
+            10, rng, max_draws=1000
+        )
 
 
 # ------------------------------------------------------------------------------- divergences
@@ -122,8 +128,9 @@ def test_gaussian_kl_matches_monte_carlo(rng):
     for _ in range(3):
         m, S, m0, S0 = random_gaussians(rng)
         x = rng.multivariate_normal(m, S, size=200_000)
-        log_ratio = (stats.multivariate_normal(m, S).logpdf(x)
-                     - stats.multivariate_normal(m0, S0).logpdf(x))
+        log_ratio = stats.multivariate_normal(m, S).logpdf(x) - stats.multivariate_normal(
+            m0, S0
+        ).logpdf(x)
         se = log_ratio.std() / np.sqrt(x.shape[0])
         assert kl_gaussian(m, S, m0, S0) == pytest.approx(log_ratio.mean(), abs=4 * se)
 
@@ -132,8 +139,9 @@ def test_gaussian_renyi2_matches_monte_carlo(rng):
     for _ in range(3):
         m, S, m0, S0 = random_gaussians(rng)
         x = rng.multivariate_normal(m, S, size=400_000)
-        ratio = np.exp(stats.multivariate_normal(m, S).logpdf(x)
-                       - stats.multivariate_normal(m0, S0).logpdf(x))
+        ratio = np.exp(
+            stats.multivariate_normal(m, S).logpdf(x) - stats.multivariate_normal(m0, S0).logpdf(x)
+        )
         # D2 = ln E_pi[(rho/pi)^2] = ln E_rho[rho/pi].
         mc = np.log(ratio.mean())
         se = ratio.std() / ratio.mean() / np.sqrt(x.shape[0])
@@ -161,9 +169,10 @@ def truncated_reference(post, prior, a: float) -> tuple[float, float]:
     return kl, d2
 
 
-@pytest.mark.parametrize(("post", "prior", "a"), [((0.3, 0.5), (0.0, 1.0), 0.5),
-                                                  ((-0.5, 0.3), (0.2, 0.6), 0.0),
-                                                  ((0.0, 0.2), (0.0, 1.0), 3.0)])
+@pytest.mark.parametrize(
+    ("post", "prior", "a"),
+    [((0.3, 0.5), (0.0, 1.0), 0.5), ((-0.5, 0.3), (0.2, 0.6), 0.0), ((0.0, 0.2), (0.0, 1.0), 3.0)],
+)
 def test_truncated_divergences_match_quadrature(post, prior, a):
     rng = np.random.default_rng(5)
 
@@ -185,12 +194,18 @@ def test_truncated_divergences_match_quadrature(post, prior, a):
 
 
 def test_psi_kalman_equals_dense(mimo_system):
-    th = Predictor(A=0.9 * mimo_system.A, B=mimo_system.B, C=mimo_system.C,
-                   D=mimo_system.D + 0.1, K=0.5 * mimo_system.K)
+    th = Predictor(
+        A=0.9 * mimo_system.A,
+        B=mimo_system.B,
+        C=mimo_system.C,
+        D=mimo_system.D + 0.1,
+        K=0.5 * mimo_system.K,
+    )
     for N in (10, 120):
         lam = np.sqrt(N)
         assert psi_model(mimo_system, th, N, lam) == pytest.approx(
-            psi_model(mimo_system, th, N, lam, method="dense"), rel=1e-8, abs=1e-10)
+            psi_model(mimo_system, th, N, lam, method="dense"), rel=1e-8, abs=1e-10
+        )
 
 
 def test_psi_is_the_exponential_moment_of_the_generalisation_gap(siso):
@@ -232,8 +247,9 @@ def test_psi_upper_bound_dominates_the_exact_value(siso, rng):
         Ls.append(L)
         spec.append(np.linalg.eigvalsh(R)[-1])
         trans.append(N * abs(np.trace(R) / N - L))
-    bound = psi_upper_bound(N, lam, loss_bound=max(Ls), spectral_bound=max(spec),
-                            transient_bound=max(trans))
+    bound = psi_upper_bound(
+        N, lam, loss_bound=max(Ls), spectral_bound=max(spec), transient_bound=max(trans)
+    )
     assert bound.source == "upper-bound"
     assert bound.value >= max(exact)
     with pytest.raises(LTIError, match=r"spectral_bound"):
@@ -247,18 +263,24 @@ def test_kl_bound_formula_and_lambda_grid():
     b = kl_bound(0.3, 2.0, lam=10.0, delta=0.05, psi=0.5, N=100, psi_source="true-system")
     assert b.value == pytest.approx(0.3 + (2.0 + np.log(20) + 0.5) / 10)
     assert (b.form, b.psi_source, b.n_lambdas) == ("kl", "true-system", 1)
-    grid = kl_bound(0.3, 2.0, lam=[5.0, 10.0, 40.0], delta=0.05,
-                    psi=PsiEstimate(np.array([0.1, 0.5, 30.0]), "upper-bound", 0, None), N=100)
-    manual = [0.3 + (2.0 + np.log(3 / 0.05) + p) / lm
-              for lm, p in ((5.0, 0.1), (10.0, 0.5), (40.0, 30.0))]
+    grid = kl_bound(
+        0.3,
+        2.0,
+        lam=[5.0, 10.0, 40.0],
+        delta=0.05,
+        psi=PsiEstimate(np.array([0.1, 0.5, 30.0]), "upper-bound", 0, None),
+        N=100,
+    )
+    manual = [
+        0.3 + (2.0 + np.log(3 / 0.05) + p) / lm for lm, p in ((5.0, 0.1), (10.0, 0.5), (40.0, 30.0))
+    ]
     assert grid.value == pytest.approx(min(manual))
     assert grid.lam == 10.0 and grid.delta == pytest.approx(0.05 / 3)
     assert grid.psi_source == "upper-bound" and grid.n_lambdas == 3
     with pytest.raises(LTIError, match=r"psi_source"):
         kl_bound(0.3, 2.0, lam=10.0, delta=0.05, psi=0.5, N=100)
     with pytest.raises(LTIError, match=r"psi: computed for lambda = 5.0"):
-        kl_bound(0.3, 2.0, lam=10.0, delta=0.05, psi=PsiEstimate(0.1, "true-system", 9, 5.0),
-                 N=100)
+        kl_bound(0.3, 2.0, lam=10.0, delta=0.05, psi=PsiEstimate(0.1, "true-system", 9, 5.0), N=100)
     with pytest.raises(LTIError, match=r"delta"):
         kl_bound(0.3, 2.0, lam=10.0, delta=0.0, psi=0.5, N=100, psi_source="true-system")
 
@@ -288,12 +310,12 @@ def gap_slope(ns, trials: int, method: str) -> tuple[list[float], float, float]:
     design = Design.make(second_order(), np.random.default_rng(1))
     gaps = []
     for N in ns:
-        res = design.at(N, np.random.default_rng(N)).run(trials, np.random.default_rng(N),
-                                                         method=method)
+        res = design.at(N, np.random.default_rng(N)).run(
+            trials, np.random.default_rng(N), method=method
+        )
         assert res.coverage == 1.0
         gaps.append(float(np.mean(res.bounds - res.true_losses)))
-    return gaps, float(np.polyfit(np.log(ns), np.log(gaps), 1)[0]), float(
-        np.mean(res.true_losses))
+    return gaps, float(np.polyfit(np.log(ns), np.log(gaps), 1)[0]), float(np.mean(res.true_losses))
 
 
 def test_bound_gap_shrinks_like_inverse_sqrt_n():
@@ -311,8 +333,7 @@ def test_bound_gap_shrinks_like_inverse_sqrt_n_with_pem():
 
 
 def test_gibbs_posterior_bound_holds_and_is_tightest():
-    study = Design.make(second_order(), np.random.default_rng(3)).at(1000,
-                                                                     np.random.default_rng(5))
+    study = Design.make(second_order(), np.random.default_rng(3)).at(1000, np.random.default_rng(5))
     rng = np.random.default_rng(4)
     u, y = simulate(study.design.system, 1000, rng)
     gibbs = study.evaluate(u, y, rng, "gibbs")
