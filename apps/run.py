@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import math
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from apps.common import UsageError, add_scene_args, load_scene_args
+from apps.progress import Progress
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -33,17 +33,19 @@ def _json_ready(value: Any) -> Any:
     return value
 
 
-def _progress(record: Any, max_time: float) -> None:
-    width = 24
-    done = min(1.0, record.time / max_time) if max_time > 0 else 1.0
-    bar = "#" * int(done * width) + "-" * (width - int(done * width))
-    vis = "—" if math.isnan(record.visibility) else f"{100 * record.visibility:5.1f}%"
-    det = "—" if math.isnan(record.detection) else f"{100 * record.detection:5.1f}%"
-    sys.stderr.write(
-        f"\r[{bar}] t={record.time:6.2f}/{max_time:g}s it={record.iteration + 1:4d} "
-        f"{record.mode:<8} objective={record.objective:7.1f} visibility={vis} detection={det}"
-    )
-    sys.stderr.flush()
+def _fields(record: Any) -> dict[str, str]:
+    """What the progress of a mission shows beside the time."""
+
+    def share(x: float) -> str:
+        return "—" if math.isnan(x) else f"{100 * x:.1f}%"
+
+    return {
+        "it": str(record.iteration + 1),
+        "mode": record.mode or "-",
+        "objective": f"{record.objective:.1f}",
+        "visibility": share(record.visibility),
+        "detection": share(record.detection),
+    }
 
 
 def write_outputs(out: Path, result: Any, world: Any, scene: Any, backend: str) -> None:
@@ -173,12 +175,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     mission = make_mission(scene)
     world, backend = mission.world, mission.backend
-    max_time = scene.mission.max_time
-    progress = None if args.quiet else (lambda r: _progress(r, max_time))
+    bar = None if args.quiet else Progress(scene.mission.max_time, desc="run", unit="s")
+    progress = None if bar is None else (lambda r: bar.update(r.time + r.flight, **_fields(r)))
     result = mission.run(progress=progress)
     result.summary["wall_time_s"] = time.perf_counter() - start
-    if not args.quiet:
-        sys.stderr.write("\n")
+    if bar is not None:
+        bar.close()
     write_outputs(args.out, result, world, scene, backend)
     s = result.summary
     vis = s["max_visibility"]
