@@ -40,6 +40,7 @@ from swarmsim.dynamics import Dynamics
 from swarmsim.dynamics.kinematic import Kinematic
 from swarmsim.errors import SwarmsimError
 from swarmsim.formation import scene_formation
+from swarmsim.memory import mission_needs, require_memory, world_needs
 from swarmsim.scene import Scene, TargetConfig
 from swarmsim.scores import score_plan
 from swarmsim.sensing.render import render
@@ -260,6 +261,8 @@ class Mission:
         if strategy is not None and make_strategy is not None:
             raise TypeError("Mission: give strategy or make_strategy, not both")
         self.scene = scene
+        # Refuse before anything is allocated; a world built here counts too.
+        require_memory(scene, mission_needs(scene) + ([] if world else world_needs(scene)))
         if world is None:
             from swarmsim.world.world import build_world
 

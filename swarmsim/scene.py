@@ -205,6 +205,13 @@ class RunConfig:
 
     seed: int = _key(0, "Master seed; every random stream of the run derives from it.", ge=0)
     backend: str = _key("auto", "Compute backend.", choices=("cpu", "cuda", "auto"))
+    memory_limit: float | None = _key(
+        None,
+        "Most memory a run may plan to use; unset: the memory available when it starts. A scene "
+        "whose estimated need is larger is refused before anything is built.",
+        unit="GiB",
+        gt=0,
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1090,9 +1097,10 @@ def _is_ordered(values: tuple[Any, ...], op: str) -> bool:
 
 
 def _to_plain(obj: Any) -> Any:
-    if _is_section(type(obj)):
-        hints, plain = _hints(type(obj)), {}
-        for key, f in _fields(type(obj)).items():
+    cls: type = type(obj)
+    if _is_section(cls):
+        hints, plain = _hints(cls), {}
+        for key, f in _fields(cls).items():
             value = getattr(obj, f.name)
             # An unset optional section is left out: TOML has no null, an absent table is unset.
             if value is None and _is_section(_strip_optional(hints[key])):
@@ -1300,8 +1308,13 @@ def parse_section(cls: type, raw: Mapping[str, Any], *, scene: Scene, key: str) 
     try:
         return _build(cls, raw, key)
     except _Problem as p:
-        p = _blame_override(p, dict(scene.applied))
-        raise SceneError(scene.source, p.key, p.detail) from None
+        raise scene_error(scene, p.key, p.detail) from None
+
+
+def scene_error(scene: Scene, key: str | None, detail: str) -> SceneError:
+    """The error for a problem found after loading, blaming the override that set ``key``."""
+    p = _blame_override(_Problem(key, detail), dict(scene.applied))
+    return SceneError(scene.source, p.key, p.detail)
 
 
 # --------------------------------------------------------------------------------------------

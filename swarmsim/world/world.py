@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from swarmsim.memory import GROUND_CELL, GROUND_MARGIN, require_memory, world_needs
 from swarmsim.sensing import _raycast as rc
 from swarmsim.sensing.camera import Camera
 from swarmsim.sensing.thermal import (
@@ -43,9 +44,6 @@ if TYPE_CHECKING:
     from swarmsim.scene import Scene, TargetConfig
 
 _TABLES_LOCK = threading.Lock()
-
-#: Ground raster resolution in metres.
-GROUND_CELL = 0.25
 
 
 @dataclass(frozen=True)
@@ -179,7 +177,7 @@ def target_from_config(cfg: TargetConfig, *, seed: int, index: int) -> Target:
         pose=cfg.pose,
         trajectory=trajectory,
         temperature=cfg.temperature,
-        clothing=tuple(cfg.clothing),
+        clothing=cfg.clothing,
     )
 
 
@@ -203,13 +201,13 @@ def scene_geometry(scene: Scene) -> tuple[Primitives, ForestStats | None]:
     rng = np.random.default_rng(forest_seed(scene))
     if forest.kind == "procedural":
         return procedural_forest(
-            area=tuple(forest.area),
+            area=forest.area,
             density=forest.density,
             species=forest.species,
-            height=tuple(forest.height),
-            crown_radius=tuple(forest.crown_radius),
-            crown_base=tuple(forest.crown_base),
-            trunk_radius=tuple(forest.trunk_radius),
+            height=forest.height,
+            crown_radius=forest.crown_radius,
+            crown_base=forest.crown_base,
+            trunk_radius=forest.trunk_radius,
             branch_levels=forest.branch_levels,
             foliage_density=forest.foliage_density,
             twig_radius=forest.twig_radius,
@@ -217,10 +215,10 @@ def scene_geometry(scene: Scene) -> tuple[Primitives, ForestStats | None]:
         )
     if forest.kind == "random-occluders":
         prims = random_occluders(
-            area=tuple(forest.area),
+            area=forest.area,
             density=forest.occluder_density,
             radius=forest.occluder_radius,
-            height=tuple(forest.occluder_height),
+            height=forest.occluder_height,
             rng=rng,
         )
         return prims, None
@@ -228,7 +226,12 @@ def scene_geometry(scene: Scene) -> tuple[Primitives, ForestStats | None]:
 
 
 def build_world(scene: Scene) -> World:
-    """Build the world of a scene: geometry, acceleration grid, materials, ground and targets."""
+    """Build the world of a scene: geometry, acceleration grid, materials, ground and targets.
+
+    Raises:
+        SceneError: When the estimated memory need exceeds ``run.memory_limit`` or what is free.
+    """
+    require_memory(scene, world_needs(scene))
     prims, forest_stats = scene_geometry(scene)
     return assemble_world(
         prims,
@@ -301,7 +304,7 @@ def assemble_world(
     prims = material_properties(prims, sunlit, thermal, material_rng)
 
     top = float(world.grid.upper[2]) if len(prims) else 0.0
-    margin = min(top / math.tan(math.radians(thermal.sun_elevation)) + 5.0, 60.0)
+    margin = min(top / math.tan(math.radians(thermal.sun_elevation)) + 5.0, GROUND_MARGIN)
     cols = int(math.ceil((area[0] + 2 * margin) / GROUND_CELL))
     rows = int(math.ceil((area[1] + 2 * margin) / GROUND_CELL))
     x0 = -0.5 * cols * GROUND_CELL

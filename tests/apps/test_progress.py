@@ -41,3 +41,15 @@ def test_a_terminal_gets_a_live_bar() -> None:
     progress.close()
     text = out.getvalue()
     assert "\r" in text and "4.0/4 s" in text and "mode=scan" in text
+
+
+def test_a_slow_run_writes_a_line_every_interval() -> None:
+    out = io.StringIO()
+    now = [0.0]
+    progress = Progress(100.0, desc="run", file=out, interval=30.0, clock=lambda: now[0])
+    for k in range(1, 6):  # 1 % per update, 20 wall seconds each: below the 10 % steps
+        now[0] += 20.0
+        progress.update(float(k), it=k)
+    lines = out.getvalue().splitlines()
+    # Lines at 40 s (it=2) and 80 s (it=4): never more than 30 s of silence before an update.
+    assert [line.split()[-1] for line in lines] == ["it=2", "it=4"]
