@@ -12,6 +12,7 @@ import shlex
 import sys
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +68,8 @@ def bench_render(*, resolution: int = 512, repeat: int = 5, backend: str = "cpu"
     methods = {"": "auto", "trace_": "trace"} if backend == "cpu" else {"": "auto"}
     for prefix, method in methods.items():
         render(world, ten, backend=backend, method=method)  # compile / warm caches
-        t1 = best_time(lambda m=method: render(world, one, backend=backend, method=m), repeat)
-        t10 = best_time(lambda m=method: render(world, ten, backend=backend, method=m),
+        t1 = best_time(partial(render, world, one, backend=backend, method=method), repeat)
+        t10 = best_time(partial(render, world, ten, backend=backend, method=method),
                         max(1, repeat // 2))  # fmt: skip
         figures |= {
             f"{prefix}ms_per_view": 1e3 * t1,
@@ -280,7 +281,8 @@ def bench_env(*, steps: int = 200, backend: str = "cpu") -> dict:
     profile.enable()
     run(steps // 4)
     profile.disable()
-    stats = pstats.Stats(profile).stats
+    # The raw table behind Stats' reports; typeshed does not declare it.
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
 
     def cumulative(name: str, file: str = "") -> float:
         return sum(s[3] for k, s in stats.items() if k[2] == name and k[0].endswith(file))

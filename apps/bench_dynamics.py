@@ -65,7 +65,7 @@ def max_position_error(airframe: str, *, seconds: float = 2.0) -> float:
     """Largest numba-vs-pybullet position difference in m over the cross-check sequence."""
     a = Quadrotor(2, airframe=airframe)
     b = BulletQuadrotor(2, airframe=airframe)
-    start, headings = [[0.0, 0.0, 5.0], [3.0, 0.0, 5.0]], [0.0, 0.5]
+    start, headings = np.array([[0.0, 0.0, 5.0], [3.0, 0.0, 5.0]]), np.array([0.0, 0.5])
     a.reset(start, headings)
     b.reset(start, headings)
     worst = 0.0

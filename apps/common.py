@@ -7,6 +7,7 @@ import math
 import re
 import time
 from collections.abc import Callable
+from typing import NoReturn
 
 #: Exit status of every usage error (bad arguments, scene files, inputs).
 EXIT_USAGE = 2
@@ -25,7 +26,7 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         self._negative_number_matcher = self._NEGATIVE
 
-    def error(self, message: str) -> None:  # one line instead of usage + message
+    def error(self, message: str) -> NoReturn:  # one line instead of usage + message
         raise UsageError(f"{self.prog}: {message}")
 
 

@@ -89,7 +89,8 @@ def write_npz(path: str | Path, **arrays: np.ndarray) -> None:
 
     def write(tmp: str) -> None:
         with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
+            # numpy's stub lets **arrays reach the allow_pickle: bool keyword.
+            np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
 
     _atomic(Path(path), write)
 

@@ -17,7 +17,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from swarmsim.scene import SCENES_DIR, LTIConfig, SceneError, load_scene
 
 if TYPE_CHECKING:
     from swarmsim.lti.experiment import StudyResult
+    from swarmsim.lti.model import StochasticLTI
 
 DEFAULT_SCENE = SCENES_DIR / "lti_siso.toml"
 DEFAULT_OUT = Path("out/lti")
@@ -142,20 +143,22 @@ def _run(cfg: LTIConfig, source: str) -> list[StudyResult]:
     b = cfg.bound
     try:
         with _single_threaded_blas():
+            # The scene loader checked method, parametrization, lambda and form against their
+            # choices ('sqrt-scaled' is refused without [lti.drone]).
             return run_experiment(
-                cfg.system.to_system(),
+                _true_system(cfg),
                 cfg.experiment.N,
                 trials=cfg.experiment.trials,
                 seed=cfg.experiment.seed,
-                method=cfg.learn.method,
+                method=cast(Literal["n4sid", "pem", "gibbs"], cfg.learn.method),
                 order=cfg.learn.order,
                 pilot_N=b.pilot_N,
                 std=b.prior_std,
                 r_bar=b.r_bar,
-                parametrization=b.parametrization,
+                parametrization=cast(Literal["auto", "observer", "full"], b.parametrization),
                 delta=b.delta,
-                lam=b.lam,
-                form=b.form,
+                lam=cast(float | Literal["sqrt"], b.lam),
+                form=cast(Literal["kl", "renyi2"], b.form),
                 n_psi=b.psi_samples,
                 n_posterior=b.posterior_samples,
                 progress=_progress,
@@ -191,12 +194,19 @@ def _progress(result: StudyResult) -> None:
     )
 
 
+def _true_system(cfg: LTIConfig) -> StochasticLTI:
+    """The data generator of a simulation study ([lti.system])."""
+    if cfg.system is None:
+        raise ValueError("lti: expected an [lti] config with [lti.system]")
+    return cfg.system.to_system()
+
+
 def make_summary(
     cfg: LTIConfig, results: Sequence[StudyResult], *, scene: str, quick: bool = False
 ) -> dict[str, Any]:
     """The settings and per-N figures written to summary.json (plain JSON types)."""
     b = cfg.bound
-    system = cfg.system.to_system()
+    system = _true_system(cfg)
     return {
         "scene": scene,
         "quick": quick,

@@ -15,7 +15,7 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 
@@ -48,6 +48,8 @@ def run(cfg: LTIConfig, source: str, *, quick: bool = False) -> dict[str, Any]:
     from swarmsim.lti.response import response_summary, rise_time
 
     d, b, ex = cfg.drone, cfg.bound, cfg.experiment
+    if d is None:
+        raise ValueError("lti_drone.run: expected an [lti] config with [lti.drone]")
     start = time.perf_counter()
     excitation = Excitation(
         rate=d.rate,
@@ -78,7 +80,8 @@ def run(cfg: LTIConfig, source: str, *, quick: bool = False) -> dict[str, Any]:
     u_pilot, y_pilot = log.axis(0, d.axis)
     train = [log.axis(1 + i, d.axis) for i in range(trials)]
     validation = [
-        tuple(a[:longest] for a in log.axis(1 + trials + i, d.axis)) for i in range(trials)
+        (u[:longest], y[:longest])
+        for u, y in (log.axis(1 + trials + i, d.axis) for i in range(trials))
     ]
     flown = time.perf_counter() - start
     try:
@@ -88,9 +91,11 @@ def run(cfg: LTIConfig, source: str, *, quick: bool = False) -> dict[str, Any]:
             np.random.default_rng([ex.seed, 0]),
             order=cfg.learn.order,
             std=b.prior_std,
-            prior_cov=b.prior_cov,
+            # The scene loader checked these against their choices (and learn.method against
+            # 'n4sid' / 'pem' for [lti.drone]).
+            prior_cov=cast(Literal["diagonal", "pilot"], b.prior_cov),
             r_bar=b.r_bar,
-            parametrization=b.parametrization,
+            parametrization=cast(Literal["auto", "observer", "full"], b.parametrization),
             n_generators=d.generators,
             input_filter=ar1_filter(excitation.pole, d.amplitude),
             delta=b.delta,
@@ -98,11 +103,12 @@ def run(cfg: LTIConfig, source: str, *, quick: bool = False) -> dict[str, Any]:
             n_psi=b.psi_samples,
             n_posterior=b.posterior_samples,
         )
+        method = cast(Literal["n4sid", "pem"], cfg.learn.method)
         results = []
         for N in ex.N:
             study = LogStudy.at(design, N, np.random.default_rng([ex.seed, 1, N]))
             result = study.run(
-                train, validation, np.random.default_rng([ex.seed, 2, N]), method=cfg.learn.method
+                train, validation, np.random.default_rng([ex.seed, 2, N]), method=method
             )
             _progress(result)
             results.append(result)

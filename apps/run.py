@@ -9,12 +9,17 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from apps.common import UsageError, add_scene_args, load_scene_args
 from apps.progress import Progress
+
+if TYPE_CHECKING:
+    from swarmsim.mission import IterationRecord, MissionResult
+    from swarmsim.scene import Scene
+    from swarmsim.world.world import World
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -33,7 +38,7 @@ def _json_ready(value: Any) -> Any:
     return value
 
 
-def _fields(record: Any) -> dict[str, str]:
+def _fields(record: IterationRecord) -> dict[str, str]:
     """What the progress of a mission shows beside the time."""
 
     def share(x: float) -> str:
@@ -48,7 +53,9 @@ def _fields(record: Any) -> dict[str, str]:
     }
 
 
-def write_outputs(out: Path, result: Any, world: Any, scene: Any, backend: str) -> None:
+def write_outputs(
+    out: Path, result: MissionResult, world: World, scene: Scene, backend: str
+) -> None:
     """summary.json, trace.csv, integral.png, map.png and visibility.png under ``out``."""
     from apps.images import write_text
     from swarmsim.mission import TRACE_COLUMNS, trace_rows
@@ -69,7 +76,9 @@ def write_outputs(out: Path, result: Any, world: Any, scene: Any, backend: str) 
         _visibility_png(out / "visibility.png", result)
 
 
-def _integral_png(path: Path, result: Any, world: Any, scene: Any, backend: str) -> None:
+def _integral_png(
+    path: Path, result: MissionResult, world: World, scene: Scene, backend: str
+) -> None:
     """Thermal integral of the best result's views seen from its view, with the detection box."""
     from apps.images import colorize, robust_range, write_png
     from swarmsim.aperture.integrate import integrate
@@ -104,7 +113,7 @@ def _figure_png(path: Path, fig: Any) -> None:
     write_bytes(path, buffer.getvalue())
 
 
-def _map_png(path: Path, result: Any, world: Any) -> None:
+def _map_png(path: Path, result: MissionResult, world: World) -> None:
     """Top-down canopy map with drone trajectories, target path and position estimates."""
     import matplotlib
 
@@ -140,7 +149,7 @@ def _map_png(path: Path, result: Any, world: Any) -> None:
     plt.close(fig)
 
 
-def _visibility_png(path: Path, result: Any) -> None:
+def _visibility_png(path: Path, result: MissionResult) -> None:
     """Objective, visibility and detection coverage over simulated time."""
     import matplotlib
 

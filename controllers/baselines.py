@@ -73,12 +73,12 @@ def lawnmower(
     side = across(heading)
     lanes = max(1, math.floor(sweep[0] / lane + 1e-9) + 1)
     offsets = line_offsets(lanes, lane)
-    corners = []
+    ends = []
     for k, off in enumerate(offsets):
         a = start + off * side
         b = a + sweep[1] * d
-        corners += [a, b] if k % 2 == 0 else [b, a]
-    corners = np.array(corners)
+        ends += [a, b] if k % 2 == 0 else [b, a]
+    corners = np.array(ends)
     points = [corners[0]]
     for p, q in itertools.pairwise(corners):
         length = float(np.hypot(*(q - p)))

@@ -475,7 +475,9 @@ class PSO:
         estimate = None
         if objective > 0:
             found = find_blobs(union, camera=obs.camera, pose=leader_pose, focal=obs.focal)
-            ground = found.largest().ground
+            largest = found.largest()
+            assert largest is not None  # the objective is the largest blob's area in union
+            ground = largest.ground
             if ground is not None and math.isfinite(ground[0]):
                 estimate = np.array(ground[:2])
         if p.tracking:

@@ -21,10 +21,10 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -66,6 +66,12 @@ STRATEGIES: dict[str, Any] = {
 }
 
 
+class ControllerFactory(Protocol):
+    """Makes a flight controller for an airframe: ``f(*, airframe) -> FlightController``."""
+
+    def __call__(self, *, airframe: Any) -> Any: ...
+
+
 def _pid(*, airframe: Any) -> Any:
     from controllers.flight import PIDController
 
@@ -79,7 +85,7 @@ def _lqr(*, airframe: Any) -> Any:
 
 
 #: Registered flight controller names -> factories ``f(*, airframe) -> FlightController``.
-CONTROLLERS: dict[str, Callable[[Any], Any]] = {"pid": _pid, "lqr": _lqr}
+CONTROLLERS: dict[str, ControllerFactory] = {"pid": _pid, "lqr": _lqr}
 
 #: Default of `make_mission`'s ``strategy``: the one the scene names.
 FROM_SCENE: Any = object()
@@ -90,7 +96,7 @@ def register(name: str, strategy: Any) -> None:
     STRATEGIES[name] = strategy
 
 
-def register_controller(name: str, factory: Callable[[Any], Any]) -> None:
+def register_controller(name: str, factory: ControllerFactory) -> None:
     """Add (or replace) a flight controller factory ``f(*, airframe)`` under ``name``."""
     CONTROLLERS[name] = factory
 
@@ -167,7 +173,7 @@ def resolve_strategy(scene: Scene) -> StrategySpec:
             scene.source, "strategy.name", f"{name!r} is not a class or factory function"
         )
     params = getattr(target, "Params", None)
-    if params is not None and not dataclasses.is_dataclass(params):
+    if params is not None and not (isinstance(params, type) and dataclasses.is_dataclass(params)):
         raise SceneError(scene.source, "strategy.name", f"{name!r}: its Params must be a dataclass")
     return StrategySpec(name=name, target=target, params=params)
 
@@ -266,6 +272,7 @@ def make_mission(
             return spec.build(scene, rng, backend, params)
 
         strategy = None
+    assert not isinstance(strategy, str)  # a name was turned into the scene's strategy above
     return Mission(
         scene=scene,
         world=world,

@@ -19,7 +19,8 @@ def cuda_simulated() -> bool:
     """True when numba runs CUDA kernels in its CPU simulator (``NUMBA_ENABLE_CUDASIM=1``)."""
     from numba import config
 
-    return bool(config.ENABLE_CUDASIM)
+    # numba.config sets its options from the environment at import: no declared attributes.
+    return bool(config.ENABLE_CUDASIM)  # type: ignore[attr-defined]
 
 
 def cuda_available() -> bool:

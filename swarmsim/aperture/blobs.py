@@ -67,11 +67,15 @@ class Blobs:
         return len(self.area)
 
     def __getitem__(self, index: int) -> Blob:
-        ground = None if self.ground is None else tuple(float(v) for v in self.ground[index])
+        ground: tuple[float, float, float] | None = None
+        if self.ground is not None:
+            x, y, z = (float(v) for v in self.ground[index])
+            ground = (x, y, z)
+        r0, c0, r1, c1 = (int(v) for v in self.box[index])
         return Blob(
             label=int(index) + 1,
             area=int(self.area[index]),
-            box=tuple(int(v) for v in self.box[index]),
+            box=(r0, c0, r1, c1),
             centroid=(float(self.centroid[index, 0]), float(self.centroid[index, 1])),
             ground=ground,
         )

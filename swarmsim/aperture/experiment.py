@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -35,6 +35,9 @@ from swarmsim.aperture.metrics import (
 from swarmsim.backend import to_numpy
 from swarmsim.sensing.camera import as_poses
 from swarmsim.sensing.render import Frames, render
+
+if TYPE_CHECKING:
+    from swarmsim.world.world import World
 
 PATTERNS = ("grid", "line", "random")
 CHANNELS = ("all", "thermal")
@@ -135,9 +138,9 @@ def _none_if_nan(value: float) -> float | None:
 
 
 def run(
-    world: Any,
+    world: World,
     poses: np.ndarray,
-    virtual_pose: np.ndarray,
+    virtual_pose: np.ndarray | list | tuple,
     *,
     focal: FocalPlane | None = None,
     t: float = 0.0,
@@ -206,16 +209,16 @@ def run(
                                   focal=focal, target_position=target_xy)  # fmt: skip
         classic_scores = detection_report(classic, footprint.mask, camera=camera, pose=vpose[0],
                                           focal=focal, target_position=target_xy)  # fmt: skip
-        singles = []
-        single_visibility = []
+        single_coverages = []
+        single_visibilities = []
         for v, pose in enumerate(poses):
             fp = target_footprint(world, pose, t=t, target=0)
             areas = pixel_areas(camera, pose, focal)
-            singles.append(detection_coverage(single[v], fp.mask, areas))
+            single_coverages.append(detection_coverage(single[v], fp.mask, areas))
             seen = frames.target_id[v] == 0
-            single_visibility.append(seen.sum() / fp.pixels if fp.pixels else math.nan)
-        singles = np.array(singles)
-        single_visibility = np.array(single_visibility)
+            single_visibilities.append(seen.sum() / fp.pixels if fp.pixels else math.nan)
+        singles = np.array(single_coverages)
+        single_visibility = np.array(single_visibilities)
         defined = np.isfinite(singles)
         classic_keys = ("detection_coverage", "detection_error_m", "false_alarm_m2", "detected_px")
         report.update(

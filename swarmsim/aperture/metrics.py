@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,6 +34,9 @@ from swarmsim.sensing.camera import Camera, Window, as_poses, pixel_rays, projec
 from swarmsim.sensing.render import cast_rays
 from swarmsim.world.geometry import Primitives
 from swarmsim.world.grid import build_grid
+
+if TYPE_CHECKING:
+    from swarmsim.world.world import World
 
 #: Rays toward the cameras start this far (metres) off the surface they leave.
 _OFFSET = 1e-3
@@ -85,7 +88,7 @@ class Visibility:
     footprint: Footprint
 
 
-def open_world(world: Any) -> Any:
+def open_world(world: World) -> World:
     """The same world with every static primitive (tree, occluder) removed; targets stay."""
     return dataclasses.replace(
         world,
@@ -96,7 +99,7 @@ def open_world(world: Any) -> Any:
 
 
 def target_footprint(
-    world: Any,
+    world: World,
     pose: np.ndarray,
     *,
     camera: Camera | None = None,
@@ -125,7 +128,7 @@ def target_footprint(
 
 
 def unoccluded(
-    world: Any,
+    world: World,
     points: np.ndarray,
     poses: np.ndarray,
     *,
@@ -167,7 +170,7 @@ def unoccluded(
 
 
 def optical_visibility(
-    world: Any,
+    world: World,
     poses: np.ndarray,
     virtual_pose: np.ndarray,
     *,
@@ -198,7 +201,7 @@ def optical_visibility(
 
 
 def focal_visibility(
-    world: Any,
+    world: World,
     poses: np.ndarray,
     virtual_pose: np.ndarray,
     *,
@@ -279,7 +282,7 @@ def detection_report(
     focal: Focal | None = None,
     target_position: np.ndarray | None = None,
     min_area: int = 1,
-) -> dict[str, float | int | None]:
+) -> dict[str, float | int | list[float] | None]:
     """Detection metrics of one mask in one (virtual) view, JSON-ready (None: undefined).
 
     Args:

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -90,7 +90,8 @@ class SwarmSearchEnv(gym.Env):
         flight_controller: Controller for quadrotor dynamics (None: kinematic scenes only).
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 4}
+    # Annotated like gymnasium.Env's metadata, an instance variable there: no ClassVar.
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array"], "render_fps": 4}  # noqa: RUF012
 
     def __init__(
         self,
@@ -178,6 +179,12 @@ class SwarmSearchEnv(gym.Env):
         )
         self._canopy = None
 
+    def _active(self) -> Mission:
+        """The mission episodes run on (built by the first reset)."""
+        if self._mission is None:
+            raise gym.error.ResetNeeded("call reset() first")
+        return self._mission
+
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -201,9 +208,9 @@ class SwarmSearchEnv(gym.Env):
             pose=cfg.pose,
             trajectory=static_trajectory(position=where, heading=heading),
             temperature=cfg.temperature,
-            clothing=tuple(cfg.clothing),
+            clothing=cfg.clothing,
         )
-        self._obs = self._mission.reset(seed=episode_seed, targets=[person])
+        self._obs = self._active().reset(seed=episode_seed, targets=[person])
         self._score = self._objective(self._obs)
         return self._observation(self._obs), self._info(None)
 
@@ -246,7 +253,7 @@ class SwarmSearchEnv(gym.Env):
     def _objective(self, obs: Observation) -> float:
         if self.reward_kind == "objective":
             return anomaly_area(obs, blob=True)
-        world = self._mission.world
+        world = self._active().world
         seen, _ = target_visibility(
             world, obs.poses, t=obs.time, altitude=self.scene.swarm.altitude
         )
@@ -289,7 +296,7 @@ class SwarmSearchEnv(gym.Env):
             pose,
             camera=obs.camera,
             focal=obs.focal,
-            backend=self._mission.backend,
+            backend=self._active().backend,
             sampling=obs.sampling,
             virtual_camera=self._map_camera,
         ).to_numpy()
@@ -298,7 +305,7 @@ class SwarmSearchEnv(gym.Env):
         return image
 
     def _info(self, step: Step | None) -> dict[str, Any]:
-        mission = self._mission
+        mission = self._active()
         target = np.asarray(mission.world.targets[0].position(mission.time), np.float64)
         info: dict[str, Any] = {"time": mission.time, "target": target, "objective": self._score}
         if step is not None:

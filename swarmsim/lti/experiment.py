@@ -19,7 +19,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypedDict
 
 import numpy as np
 
@@ -38,6 +38,9 @@ from swarmsim.lti.pacbayes import (
     psi_prior,
     stable_gaussian,
 )
+
+if TYPE_CHECKING:
+    from typing import Unpack
 
 __all__ = [
     "Design",
@@ -59,6 +62,18 @@ SCALES = (0.1, 0.2, 0.35, 0.5, 0.7, 1.0)
 # ln Z (particles, temperatures); enough for the coverage studies at N <= a few thousand.
 GIBBS_BURN_IN, GIBBS_THIN = 400, 2
 AIS_PARTICLES, AIS_TEMPERATURES = 64, 60
+
+
+class DesignSettings(TypedDict, total=False):
+    """The ``Design`` fields with defaults, as keyword arguments of ``Design.make``."""
+
+    delta: float
+    lam: Lambda
+    form: Form
+    n_psi: int
+    n_posterior: int
+    n_divergence: int
+    scales: tuple[float, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,7 +119,7 @@ class Design:
         std: float = 0.03,
         r_bar: float = 0.95,
         parametrization: Literal["auto", "observer", "full"] = "auto",
-        **settings: object,
+        **settings: Unpack[DesignSettings],
     ) -> Design:
         """Identify a pilot model on an independent trajectory and centre the prior on it.
 
@@ -390,7 +405,7 @@ def run_experiment(
     r_bar: float = 0.95,
     parametrization: Literal["auto", "observer", "full"] = "auto",
     progress: Callable[[StudyResult], None] | None = None,
-    **settings: object,
+    **settings: Unpack[DesignSettings],
 ) -> list[StudyResult]:
     """The study at each N with one prior, fixed from a pilot run before any training data.
 

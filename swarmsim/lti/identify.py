@@ -196,6 +196,8 @@ def _error_cov(model: StochasticLTI, u: np.ndarray, y: np.ndarray) -> np.ndarray
 
 
 _FREE = ("A", "B", "C", "D", "K")
+# The matrices (A, B, C, D, K) of a model, in the order of _FREE.
+_ABCDK = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def pem(
@@ -245,13 +247,14 @@ def pem(
     y = np.ascontiguousarray(y, np.float64)
     N, ny = y.shape
 
-    def unpack(p: np.ndarray) -> tuple[np.ndarray, ...]:
+    def unpack(p: np.ndarray) -> _ABCDK:
         mats = {m: base[m].copy() for m in _FREE}
         for k, (kind, i, j) in enumerate(zip(kinds, rows, cols, strict=True)):
             mats[_FREE[kind]][i, j] = p[k]
-        return tuple(mats[m] for m in _FREE)
+        A, B, C, D, K = (mats[m] for m in _FREE)
+        return A, B, C, D, K
 
-    def stable(mats: tuple[np.ndarray, ...]) -> bool:
+    def stable(mats: _ABCDK) -> bool:
         A, _, C, _, K = mats
         return spectral_radius(A - K @ C) <= r_bar and spectral_radius(A) < 1.0
 

@@ -20,10 +20,11 @@ summed over outputs: V_N (empirical, on data) and L (stationary generalisation e
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
 
 import numpy as np
 import scipy.linalg
+from numpy.typing import ArrayLike
 
 from swarmsim.errors import SwarmsimError
 from swarmsim.lti import _cpu
@@ -130,6 +131,10 @@ class InputFilter:
     B: np.ndarray
     C: np.ndarray
     D: np.ndarray
+
+    if TYPE_CHECKING:
+        # The constructor takes any real array-likes; __post_init__ stores float arrays.
+        def __init__(self, *, A: ArrayLike, B: ArrayLike, C: ArrayLike, D: ArrayLike) -> None: ...
 
     def __post_init__(self) -> None:
         A = _matrix("input_filter.A", self.A)
@@ -238,11 +243,33 @@ class StochasticLTI(_Dimensions):
     A: np.ndarray
     B: np.ndarray
     C: np.ndarray
-    D: np.ndarray | None = None
-    K: np.ndarray | None = None
-    noise_cov: np.ndarray | None = None
-    input_cov: np.ndarray | None = None
-    input_filter: InputFilter | None = None
+    if TYPE_CHECKING:
+        # The constructor takes real array-likes, None for an omitted matrix; __post_init__
+        # stores float arrays, the omitted ones filled in, so no attribute is None afterwards.
+        D: np.ndarray
+        K: np.ndarray
+        noise_cov: np.ndarray
+        input_cov: np.ndarray
+        input_filter: InputFilter | None
+
+        def __init__(
+            self,
+            *,
+            A: ArrayLike,
+            B: ArrayLike,
+            C: ArrayLike,
+            D: ArrayLike | None = None,
+            K: ArrayLike | None = None,
+            noise_cov: ArrayLike | None = None,
+            input_cov: ArrayLike | None = None,
+            input_filter: InputFilter | None = None,
+        ) -> None: ...
+    else:
+        D: np.ndarray | None = None
+        K: np.ndarray | None = None
+        noise_cov: np.ndarray | None = None
+        input_cov: np.ndarray | None = None
+        input_filter: InputFilter | None = None
 
     def __post_init__(self) -> None:
         A, B, C, D, K = _check_abcdk(self.A, self.B, self.C, self.D, self.K)
@@ -446,12 +473,21 @@ def _check_n(N: object) -> int:
     return int(N)
 
 
-def _as_data(theta: Predictor | StochasticLTI, u: object, y: object) -> tuple[np.ndarray, ...]:
+class _Channels(Protocol):
+    """Anything with input and output channel counts (a model, or a stand-in for raw data)."""
+
+    @property
+    def nu(self) -> int: ...
+    @property
+    def ny(self) -> int: ...
+
+
+def _as_data(theta: _Channels, u: object, y: object) -> tuple[np.ndarray, np.ndarray]:
     """Validated contiguous (N, nu) and (N, ny) float arrays.
 
     1-D arrays are accepted for a single channel, and u may be None without inputs.
     """
-    arrays = []
+    arrays: list[np.ndarray] = []
     for name, value, width in (("y", y, theta.ny), ("u", u, theta.nu)):
         if value is None and width == 0:
             arrays.append(np.zeros((arrays[0].shape[0], 0)))
@@ -594,7 +630,9 @@ def _generalization_errors(
     return out
 
 
-def _moment_terms(es: ErrorSystem) -> tuple[np.ndarray, ...]:
+def _moment_terms(
+    es: ErrorSystem,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     F, G, H, J, W, P0 = es
     return (
         np.ascontiguousarray(F),

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import scipy.linalg
@@ -163,12 +163,23 @@ class Parametrization:
     _slices: dict = field(init=False, repr=False)
     _base: dict = field(init=False, repr=False)
 
+    if TYPE_CHECKING:
+        # A StochasticLTI nominal is accepted too; __post_init__ stores its predictor.
+        def __init__(
+            self,
+            *,
+            nominal: Predictor | StochasticLTI,
+            form: Literal["full", "observer"] = "full",
+            free: tuple[str, ...] | None = None,
+        ) -> None: ...
+
     def __post_init__(self) -> None:
         nominal = self.nominal
         if isinstance(nominal, StochasticLTI):
             nominal = nominal.predictor
         if not isinstance(nominal, Predictor):
             raise LTIError("nominal: expected a Predictor or StochasticLTI")
+        allowed: tuple[str, ...]
         if self.form == "observer":
             nominal = observer_form(nominal)
             allowed = ("A", "B", "D", "K")
@@ -337,6 +348,12 @@ class TruncatedGaussian:
     mean: np.ndarray
     cov: np.ndarray
     support: Callable[[np.ndarray], np.ndarray] | None = None
+    if TYPE_CHECKING:
+        # Derived in __post_init__, not dataclass fields at run time: Cholesky factor and
+        # precision (d, d) of cov, and its log-determinant.
+        _chol: np.ndarray = field(init=False, repr=False)
+        _prec: np.ndarray = field(init=False, repr=False)
+        _logdet: float = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         mean = np.array(self.mean, dtype=float).reshape(-1)
@@ -627,7 +644,7 @@ class PsiEstimate:
     value: float | np.ndarray
     source: PsiSource
     n_samples: int
-    lam: float | np.ndarray | None
+    lam: float | Sequence[float] | np.ndarray | None
 
 
 def psi_prior(
@@ -761,7 +778,7 @@ def kl_bound(
     *,
     lam: float | Sequence[float],
     delta: float,
-    psi: float | Sequence[float] | PsiEstimate,
+    psi: float | Sequence[float] | np.ndarray | PsiEstimate,
     N: int,
     psi_source: PsiSource | None = None,
 ) -> Bound:
@@ -805,7 +822,7 @@ def renyi2_bound(
     empirical_loss: float,
     d2: float,
     *,
-    m2: float | PsiEstimate,
+    m2: float | np.ndarray | PsiEstimate,
     delta: float,
     N: int,
     psi_source: PsiSource | None = None,
@@ -928,6 +945,8 @@ def gaussian_posterior_bound(
                 psi_source=psi_source,
             )
         else:
+            if isinstance(psi, Sequence):
+                raise LTIError("psi: the Renyi-2 form takes one M2 value, got a sequence")
             bound = renyi2_bound(
                 float(np.mean(losses)), div.value, m2=psi, delta=delta, N=N, psi_source=psi_source
             )

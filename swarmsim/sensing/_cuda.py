@@ -8,13 +8,13 @@ come back as NumPy arrays otherwise (the CUDA simulator, or numba-cuda without C
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from numba import cuda
 
 from swarmsim.backend import array_module
 from swarmsim.sensing._raycast import cast_ray, render_pixel
+from swarmsim.sensing.camera import Camera
+from swarmsim.sensing.world_view import TargetGeometryView, WorldView, built_ground
 
 _BLOCK = (16, 8)
 
@@ -44,22 +44,25 @@ def _cast_kernel(origins, dirs, tmax, packed, leaf_fill, glo, gcell, gdims, gsta
                  tpacked, tbound, tstart, out_t, out_code, out_index)  # fmt: skip
 
 
-def _world_arrays(world: Any) -> tuple:
+def _world_arrays(world: WorldView) -> tuple:
     """Device copies of the world's static arrays, uploaded once per world (any thread)."""
 
     def upload() -> tuple:
         p = world.primitives
         g = world.grid
+        ground = built_ground(world)
         host = (
             world.packed, p.label, p.temperature, p.albedo, world.sunlit, world.leaf_fill,
-            g.lower, g.cell, g.dims, g.start, g.items, g.top, world.ground.packed, world.light,
+            g.lower, g.cell, g.dims, g.start, g.items, g.top, ground.packed, world.light,
         )  # fmt: skip
         return tuple(cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in host)
 
     return world.table("render", upload)
 
 
-def render(world: Any, targets: Any, cams: np.ndarray, camera: Any) -> tuple:
+def render(
+    world: WorldView, targets: TargetGeometryView, cams: np.ndarray, camera: Camera
+) -> tuple:
     """Render on the GPU; returns (thermal, rgb, depth, label, target_id) arrays."""
     (packed, labels, temperature, albedo, sunlit, leaf_fill, lower, cell, dims, start, items,
      top, ground, light) = _world_arrays(world)  # fmt: skip
@@ -86,7 +89,7 @@ def render(world: Any, targets: Any, cams: np.ndarray, camera: Any) -> tuple:
     return tuple(xp.asarray(a) for a in outputs)
 
 
-def cast(world: Any, origins: np.ndarray, dirs: np.ndarray, tmax: np.ndarray,
+def cast(world: WorldView, origins: np.ndarray, dirs: np.ndarray, tmax: np.ndarray,
          tpacked: np.ndarray, tbound: np.ndarray, tstart: np.ndarray) -> tuple:  # fmt: skip
     """First hits of rays on the GPU; host arrays (t, code, index)."""
     packed, _, _, _, _, leaf_fill, lower, cell, dims, start, items, top, _, _ = _world_arrays(world)

@@ -22,6 +22,7 @@ from swarmsim.backend import array_module, resolve_backend, to_numpy
 from swarmsim.sensing import _cpu, _splat
 from swarmsim.sensing.camera import Camera, as_poses, pose_matrices
 from swarmsim.sensing.thermal import dequantize_thermal, quantize_thermal, sensor_noise
+from swarmsim.sensing.world_view import TargetGeometryView, WorldView, built_ground
 
 #: Ways to find each pixel's first hit (see the module docstring).
 RENDER_METHODS = ("auto", "splat", "trace")
@@ -40,10 +41,10 @@ def _splat_scratch(n: int, h: int, w: int, m: int) -> tuple:
     First touching ~100 MB of fresh pages for ten 512² views costs about a fifth of a render,
     so the arrays are reused from call to call.
     """
-    scratch = getattr(_WORKSPACE, "splat", None)
+    scratch: tuple[np.ndarray, ...] | None = getattr(_WORKSPACE, "splat", None)
     fits = scratch is not None and scratch[1].shape[1:] == (h, w) and scratch[4].shape[1] == m
-    if not fits or len(scratch[1]) < n:
-        k = max(n, len(scratch[1]) if fits else 0)  # capacity, in cameras
+    if scratch is None or not fits or len(scratch[1]) < n:
+        k = max(n, len(scratch[1]) if scratch is not None and fits else 0)  # capacity, in cameras
         scratch = (
             np.empty((k, h, w, 3)),
             np.empty((k, h, w)),
@@ -108,8 +109,8 @@ class Hits:
 
 
 def render(
-    world: Any,
-    poses: np.ndarray,
+    world: WorldView,
+    poses: np.ndarray | list | tuple,
     t: float = 0.0,
     *,
     backend: str = "auto",
@@ -146,7 +147,7 @@ def render(
         outputs = _splat_render(world, targets, cams, camera)
     else:
         outputs = _cpu.empty_outputs(len(poses), camera.height, camera.width)
-        ground = world.ground
+        ground = built_ground(world)
         _cpu.render_kernel(
             cams, camera.focal, camera.width, camera.height, world.packed,
             world.primitives.label, world.primitives.temperature, world.primitives.albedo,
@@ -179,7 +180,9 @@ def _resolve_method(method: str, backend: str) -> str:
     return method
 
 
-def _splat_render(world: Any, targets: Any, cams: np.ndarray, camera: Camera) -> tuple:
+def _splat_render(
+    world: WorldView, targets: TargetGeometryView, cams: np.ndarray, camera: Camera
+) -> tuple:
     """Cull, splat and shade the world's primitives in n cameras (``_splat``), at most
     ``SPLAT_CAMERAS`` at a time so that the scratch arrays stay small."""
     outputs = _cpu.empty_outputs(len(cams), camera.height, camera.width)
@@ -189,8 +192,8 @@ def _splat_render(world: Any, targets: Any, cams: np.ndarray, camera: Camera) ->
     return outputs
 
 
-def _splat_part(world: Any, targets: Any, cams: np.ndarray, camera: Camera, outputs: tuple
-                ) -> None:  # fmt: skip
+def _splat_part(world: WorldView, targets: TargetGeometryView, cams: np.ndarray, camera: Camera,
+                outputs: tuple) -> None:  # fmt: skip
     bounds = world.table("splat", lambda: _splat.primitive_bounds(world.packed))
     n, m, h, w = len(cams), len(bounds.order), camera.height, camera.width
     first, of = _splat.shared_directions(cams)
@@ -206,7 +209,7 @@ def _splat_part(world: Any, targets: Any, cams: np.ndarray, camera: Camera, outp
     shading = (
         world.packed, p.label, p.temperature, p.albedo, world.sunlit, targets.packed,
         targets.primitives.owner, targets.primitives.temperature, targets.primitives.albedo,
-        targets.sunlit, world.ground.packed, world.light,
+        targets.sunlit, built_ground(world).packed, world.light,
     )  # fmt: skip
     # Disc shading reads no target data (static hits only), so copies of the world share it.
     flat = world.table("splat_discs", lambda: _splat.disc_colours(*shading))
@@ -229,7 +232,7 @@ def _sensor(thermal: Any, settings: Any, rng: np.random.Generator | None, backen
 
 
 def cast_rays(
-    world: Any,
+    world: WorldView,
     origins: np.ndarray,
     directions: np.ndarray,
     *,

@@ -624,6 +624,7 @@ def _foliage(
     # a point on its outer part with an isotropic spread that grows with branch length.
     k = int(n_clustered.sum())
     if k:
+        assert terminal is not None  # clustered twigs need terminal branches (n_branches > 0)
         crowns = trees.repeat(n_clustered)
         blen = terminal.length
         cum = np.cumsum(blen)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
+from typing import TYPE_CHECKING, overload
 
 import numpy as np
 
@@ -46,6 +47,11 @@ class Trajectory:
     times: np.ndarray
     points: np.ndarray
     heading0: float = 0.0
+    if TYPE_CHECKING:
+        # Derived in __post_init__, not dataclass fields at run time: per-segment heading
+        # (k - 1,) and velocity (k - 1, 2).
+        _seg_heading: np.ndarray = field(init=False, repr=False)
+        _seg_velocity: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         times = np.array(self.times, np.float64).reshape(-1)
@@ -91,6 +97,10 @@ class Trajectory:
         x = np.interp(t, self.times, self.points[:, 0])
         return np.stack([x, np.interp(t, self.times, self.points[:, 1])], axis=-1)
 
+    @overload
+    def heading(self, t: float) -> float: ...
+    @overload
+    def heading(self, t: np.ndarray) -> float | np.ndarray: ...
     def heading(self, t: float | np.ndarray) -> float | np.ndarray:
         """Heading in radians at time(s) t.
 
@@ -261,15 +271,15 @@ def _body(pose: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np
     for name in [k for k in joints if k.endswith("_L")]:
         joints[name[:-1] + "R"] = joints[name] * (1.0, -1.0, 1.0)
     rows = []
-    for first, second, radius, skin in _PARTS:
+    for first, second, part_radius, part_skin in _PARTS:
         sides = ("L", "R") if first.endswith("*") else ("",)
         for side in sides:
             a = joints[first.replace("*", side)]
             b = None if second is None else joints[second.replace("*", side)]
             if b is None:
-                rows.append((SPHERE, a, np.zeros(3), radius, skin))
+                rows.append((SPHERE, a, np.zeros(3), part_radius, part_skin))
             else:
-                rows.append((CAPSULE, a, b, radius, skin))
+                rows.append((CAPSULE, a, b, part_radius, part_skin))
     kind, a, b, radius, skin = (np.array(column) for column in zip(*rows, strict=True))
     for array in (kind, a, b, radius, skin):
         array.setflags(write=False)
