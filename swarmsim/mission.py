@@ -42,7 +42,7 @@ from swarmsim.errors import SwarmsimError
 from swarmsim.formation import scene_formation
 from swarmsim.memory import mission_needs, require_memory, world_needs
 from swarmsim.scene import Scene, TargetConfig
-from swarmsim.scores import score_plan
+from swarmsim.scores import score_plan, target_position_only
 from swarmsim.sensing.render import render
 from swarmsim.strategy import Observation, Plan, Strategy
 from swarmsim.streams import stream
@@ -415,6 +415,7 @@ class Mission:
         observation: Observation | None = None,
         *,
         callback: FlyCallback | None = None,
+        truth: bool = True,
     ) -> Step:
         """Score ``plan`` against the truth, fly it and record the iteration.
 
@@ -423,6 +424,11 @@ class Mission:
                 of its own is scored on the observation, see `swarmsim.scores`).
             observation: The current observation (None: the one `observe` made).
             callback: Called with the dynamics at intermediate poses of the flight.
+            truth: Score the plan's views against the ground truth (visibility, detection
+                coverage, integral visibility, views). False leaves those NaN in the record
+                and saves their cost (a learning agent rewarded by its observable objective
+                does not need them); the target's position, the detection check and the
+                episode's end are the same either way.
 
         Raises:
             MissionError: Nothing observed yet, a stale observation, or the episode has ended.
@@ -437,7 +443,10 @@ class Mission:
         start = _time.perf_counter()
         waypoints = _check_plan(plan, self.drones)
         mission = self.scene.mission
-        score = score_plan(self.world, plan, obs, altitude=self.scene.swarm.altitude)
+        if truth:
+            score = score_plan(self.world, plan, obs, altitude=self.scene.swarm.altitude)
+        else:
+            score = target_position_only(self.world, obs.time)
         estimate = np.full(2, np.nan) if plan.estimate is None else np.asarray(plan.estimate)
         error = float(np.hypot(*(estimate - score.target)))
         near = math.isfinite(error) and error <= mission.detection_radius

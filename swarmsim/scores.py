@@ -49,6 +49,7 @@ __all__ = [
     "plan_result",
     "score_plan",
     "target_detection",
+    "target_position_only",
     "target_visibility",
 ]
 
@@ -186,8 +187,7 @@ def score_plan(world: World, plan: Plan, observation: Observation, *, altitude: 
     """
     t = observation.time
     if not world.targets:
-        nan = math.nan
-        return Score(nan, nan, nan, nan, np.full(2, nan))
+        return target_position_only(world, t)
     target = np.asarray(world.targets[0].position(t), np.float64)
     result = plan_result(plan, observation)
     visibility = covering = 0.0
@@ -202,6 +202,16 @@ def score_plan(world: World, plan: Plan, observation: Observation, *, altitude: 
         if result.integral_image is not None:
             integral = integral_visibility(world, result.view_pose, result.integral_image, t=t)
     return Score(visibility, detection, integral, covering, target)
+
+
+def target_position_only(world: World, t: float) -> Score:
+    """A `Score` holding only target 0's position at ``t`` (NaN elsewhere): what a mission
+    records when it does not score against the truth."""
+    nan = math.nan
+    target = (
+        np.asarray(world.targets[0].position(t), np.float64) if world.targets else np.full(2, nan)
+    )
+    return Score(nan, nan, nan, nan, target)
 
 
 def leader_blob_area(observation: Observation) -> int:

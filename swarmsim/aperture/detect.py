@@ -18,6 +18,7 @@ is regularised with a ridge of ``eps`` times the mean variance of the image.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -58,6 +59,20 @@ def _as_valid(valid: Any, shape: tuple[int, int]) -> np.ndarray:
     return np.ascontiguousarray(valid)
 
 
+def _triu_keep4(nc: int) -> np.ndarray:
+    rows, cols = np.triu_indices(4)
+    return (rows < nc) & (cols < nc)
+
+
+#: Which of the 10 upper-triangle moments of a 4-channel sum belong to ``nc`` channels.
+_TRIU4_KEEP = {nc: _triu_keep4(nc) for nc in range(1, 5)}
+
+
+@functools.cache
+def _triu(nc: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.triu_indices(nc)
+
+
 def _statistics(image: np.ndarray, valid: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """Count, mean (C,) and covariance (C, C) of the valid pixels, in float64."""
     nc = image.shape[2]
@@ -69,10 +84,7 @@ def _statistics(image: np.ndarray, valid: np.ndarray) -> tuple[float, np.ndarray
         padded = np.zeros(4)
         padded[:nc] = shift
         sums = _cpu.moments4_kernel(image, valid, padded).sum(axis=0)
-        upper = sums[5:15]
-        rows, cols = np.triu_indices(4)
-        keep = (rows < nc) & (cols < nc)
-        upper = upper[keep]
+        upper = sums[5:15][_TRIU4_KEEP[nc]]
     else:
         sums = _cpu.moments_kernel(image, valid, shift, nc).sum(axis=0)
         upper = sums[1 + nc :]
@@ -81,7 +93,7 @@ def _statistics(image: np.ndarray, valid: np.ndarray) -> tuple[float, np.ndarray
         return 0.0, shift, np.zeros((nc, nc))
     first = sums[1 : 1 + nc] / count
     second = np.zeros((nc, nc))
-    second[np.triu_indices(nc)] = upper / count
+    second[_triu(nc)] = upper / count
     second = second + np.triu(second, 1).T
     return float(count), shift + first, second - np.outer(first, first)
 

@@ -329,17 +329,17 @@ def plane_homographies(
     k_inv = np.array([[1.0 / f, 0.0, -0.5 * w / f], [0.0, 1.0 / f, -0.5 * h / f], [0.0, 0.0, 1.0]])
     f, w, h = camera.focal, camera.width, camera.height
     k_view = np.array([[f, 0.0, 0.5 * w], [0.0, f, 0.5 * h], [0.0, 0.0, 1.0]])
-    view_rot = [camera_rotation(yaw, pitch) for yaw, pitch in poses[:, 3:5]]
-    for k, (*centre, yaw, pitch) in enumerate(vposes):
-        centre = np.asarray(centre)
-        # Unnormalised ray d = D q; the plane point is c + t d with t = h / (n . d), so
-        # (n . d)(X - o) = ((c - o) n^T + h I) d: linear in q, and the (n . d) cancels in U / Z.
-        rays = camera_rotation(yaw, pitch).T @ k_inv
-        offset = float(normal @ (anchor - centre))
-        sign = 1.0 if offset >= 0.0 else -1.0  # sign(n . d) on every pixel that hits the plane
-        for v, rot in enumerate(view_rot):
-            lift = np.outer(centre - poses[v, :3], normal) + offset * np.eye(3)
-            out[k, v] = sign * (k_view @ rot @ lift @ rays)
+    cams, vcams = pose_matrices(poses), pose_matrices(vposes)
+    view = k_view @ cams[:, 3:].reshape(-1, 3, 3)  # (n, 3, 3) world to view pixels
+    centres = vcams[:, :3]
+    # Unnormalised ray d = D q; the plane point is c + t d with t = h / (n . d), so
+    # (n . d)(X - o) = ((c - o) n^T + h I) d: linear in q, and the (n . d) cancels in U / Z.
+    rays = np.swapaxes(vcams[:, 3:].reshape(-1, 3, 3), 1, 2) @ k_inv  # (m, 3, 3)
+    offset = (anchor - centres) @ normal  # (m,)
+    sign = np.where(offset >= 0.0, 1.0, -1.0)  # sign(n . d) on every pixel that hits the plane
+    lift = (centres[:, None, :] - poses[None, :, :3])[..., :, None] * normal  # (m, n, 3, 3)
+    lift += offset[:, None, None, None] * np.eye(3)
+    out[:] = sign[:, None, None, None] * (view[None] @ lift @ rays[:, None])
     return out
 
 

@@ -129,6 +129,33 @@ def test_a_strategy_free_mission_follows_a_script_and_repeats_it(world) -> None:
         mission.step()
 
 
+def test_advance_without_truth_leaves_only_the_ground_truth_scores_out(world) -> None:
+    mission = make_mission(_scene("mission.confirm=2"), world=world, strategy=None)
+    scored = _script(mission, 6)
+
+    def blind_script(steps: int) -> list:
+        obs = mission.reset(seed=7)
+        for k in range(steps):
+            plan = Plan(waypoints=scored[k + 1].positions if k + 1 < len(scored) else obs.positions,
+                        detected=True, estimate=np.array([0.0, 6.0]))  # fmt: skip
+            if mission.advance(plan, obs, truth=False).terminated:
+                break
+            obs = mission.observe()
+        return list(mission.records)
+
+    blind = blind_script(5)
+    assert len(blind) == 2  # the claim at the person is checked without the scores: confirmed
+    assert mission.reason == "confirmed"
+    for a, b in zip(blind, scored, strict=False):
+        np.testing.assert_array_equal(a.positions, b.positions)
+        np.testing.assert_array_equal(a.target, b.target)
+        assert a.time == b.time
+        for name in ("visibility", "detection", "integral_visibility", "views"):
+            assert math.isnan(getattr(a, name)) and math.isfinite(getattr(b, name))
+    summary = mission.result().summary
+    assert summary["max_visibility"] is None and summary["detected"]
+
+
 def test_a_given_start_formation_is_used_and_checked(world) -> None:
     start = (np.array([[1.0, 2.0, 30.0], [3.0, 2.0, 31.0]]), np.zeros(2))
     mission = make_mission(_scene(), world=world, strategy=None, start=start)
