@@ -43,11 +43,11 @@ from swarmsim.formation import scene_formation
 from swarmsim.memory import mission_needs, require_memory, world_needs
 from swarmsim.scene import Scene, TargetConfig
 from swarmsim.scores import score_plan, target_position_only
-from swarmsim.sensing.render import render
+from swarmsim.sensing.render import Frames, apply_sensor, render
 from swarmsim.strategy import Observation, Plan, Strategy
 from swarmsim.streams import stream
 from swarmsim.world.targets import Target
-from swarmsim.world.world import World, target_from_config
+from swarmsim.world.world import World, concatenate_geometry, target_from_config
 
 __all__ = [
     "IterationRecord",
@@ -58,6 +58,7 @@ __all__ = [
     "Step",
     "elect_leader",
     "make_dynamics",
+    "observe_together",
     "summarize",
 ]
 
@@ -370,16 +371,33 @@ class Mission:
 
         Observing again before `advance` returns the same observation (no new noise is drawn).
         """
-        if self._observation is not None and self._observed_at == (len(self.records), self.time):
+        if self.observed:
+            assert self._observation is not None
             return self._observation
         start = _time.perf_counter()
-        t = self.time
+        poses = self.poses()
+        frames = render(self.world, poses, self.time, backend=self.backend, rng=self.rng)
+        return self._observe(frames.to_numpy(), start)
+
+    def poses(self) -> np.ndarray:
+        """(n, 5) camera poses ``[x, y, z, yaw, pitch]`` of the drones now."""
         positions = self.dynamics.positions
         poses = np.zeros((len(positions), 5))
         poses[:, :3] = positions
         poses[:, 3] = self.dynamics.headings
+        return poses
+
+    @property
+    def observed(self) -> bool:
+        """The current observation is made (`observe` would return it without capturing)."""
+        return self._observation is not None and self._observed_at == (len(self.records), self.time)
+
+    def _observe(self, frames: Frames, start: float) -> Observation:
+        """Detect per image and integrate from every viewpoint: the observation of ``frames``
+        (captured now, sensor noise applied)."""
+        t = self.time
+        poses = frames.poses
         camera = self.world.camera
-        frames = render(self.world, poses, t, backend=self.backend, rng=self.rng).to_numpy()
         config = self.scene.mission
         shape = (*frames.thermal.shape, 4 if config.channels == "all" else 1)
         if self._stack is None or self._stack.shape != shape:
@@ -395,7 +413,7 @@ class Mission:
         self._observation = Observation(
             time=t,
             iteration=len(self.records),
-            positions=positions,
+            positions=poses[:, :3].copy(),
             poses=poses,
             masks=masks,
             integral=integral,
@@ -437,8 +455,7 @@ class Mission:
         if self.done:
             raise MissionError(f"advance: the episode has ended ({self.reason}); call reset()")
         obs = self._observation if observation is None else observation
-        current = self._observed_at == (len(self.records), self.time)
-        if obs is None or obs is not self._observation or not current:
+        if obs is None or obs is not self._observation or not self.observed:
             raise MissionError("advance: observe() first and pass its latest observation")
         start = _time.perf_counter()
         waypoints = _check_plan(plan, self.drones)
@@ -542,6 +559,49 @@ class Mission:
         summary["end"] = self.reason or None
         summary["interrupted"] = interrupted
         return MissionResult(list(self.records), summary, self.best, self.best_time, interrupted)
+
+
+def observe_together(missions: Sequence[Mission]) -> list[Observation]:
+    """Observe several missions at once: every camera of those sharing one world's forest is
+    rendered in a single call (each camera seeing only its own mission's persons), then each
+    mission detects and integrates its own images. Each observation equals what the mission's
+    own `Mission.observe` gives (sensor noise comes from each mission's stream).
+
+    Missions already observed return their observation; missions on other forests, another
+    camera or a backend other than the cpu are observed one by one.
+    """
+    out: dict[int, Observation] = {}
+    groups: dict[tuple, list[int]] = {}
+    for k, mission in enumerate(missions):
+        if mission.observed or mission.backend != "cpu":
+            out[k] = mission.observe()
+        else:
+            key = (id(mission.base_world.packed), mission.world.camera)
+            groups.setdefault(key, []).append(k)
+    for members in groups.values():
+        if len(members) == 1:
+            out[members[0]] = missions[members[0]].observe()
+            continue
+        start = _time.perf_counter()
+        group = [missions[k] for k in members]
+        poses = [m.poses() for m in group]
+        geometry = concatenate_geometry([m.world.target_geometry(m.time) for m in group])
+        counts = np.cumsum([0] + [len(m.world.targets) for m in group])
+        seen = np.concatenate(
+            [np.tile([counts[i], counts[i + 1]], (len(p), 1)) for i, p in enumerate(poses)]
+        )
+        world = group[0].world
+        frames = render(world, np.concatenate(poses), group[0].time, backend="cpu",
+                        targets=geometry, camera_targets=seen, sensor=False)  # fmt: skip
+        shared = (_time.perf_counter() - start) / len(group)
+        first = 0
+        for k, mission, p in zip(members, group, poses, strict=True):
+            part = frames.subset(slice(first, first + len(p)))
+            first += len(p)
+            thermal = apply_sensor(part.thermal, world.thermal, mission.rng)
+            part = dataclasses.replace(part, thermal=thermal, time=mission.time)
+            out[k] = mission._observe(part, _time.perf_counter() - shared)
+    return [out[k] for k in range(len(missions))]
 
 
 def _formation(positions: Any, headings: Any) -> tuple[np.ndarray, np.ndarray]:

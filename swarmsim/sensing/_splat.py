@@ -266,10 +266,11 @@ def shared_directions(cams: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @nb.njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
-def rays_kernel(cams, focal, width, height, tpacked, tbound, tstart, first, of, dirs, best, code,
-                index):  # fmt: skip
+def rays_kernel(cams, focal, width, height, tpacked, tbound, tstart, seen, first, of, dirs, best,
+                code, index):  # fmt: skip
     """Pixel ray directions of each distinct rotation (``dirs[of[c]]`` serves camera ``c``,
-    see :func:`shared_directions`), then every pixel's first hit with the ground or a target.
+    see :func:`shared_directions`), then every pixel's first hit with the ground or a target;
+    camera ``c`` sees targets ``seen[c, 0]`` up to (not including) ``seen[c, 1]`` only.
     """
     for row in nb.prange(first.shape[0] * height):
         d = row // height
@@ -283,10 +284,12 @@ def rays_kernel(cams, focal, width, height, tpacked, tbound, tstart, first, of, 
         c = row // height
         i = row - c * height
         d = of[c]
+        bound = tbound[seen[c, 0] : seen[c, 1]]
+        start = tstart[seen[c, 0] : seen[c, 1] + 1]
         for j in range(width):
             best[c, i, j], code[c, i, j], index[c, i, j] = hit_ground_or_target(
                 cams[c, 0], cams[c, 1], cams[c, 2], dirs[d, i, j, 0], dirs[d, i, j, 1],
-                dirs[d, i, j, 2], math.inf, tpacked, tbound, tstart,
+                dirs[d, i, j, 2], math.inf, tpacked, bound, start,
             )  # fmt: skip
 
 

@@ -92,6 +92,12 @@ class Frames:
         arrays = {name: to_numpy(getattr(self, name)) for name in names}
         return Frames(**arrays, poses=self.poses, time=self.time)
 
+    def subset(self, part: slice) -> Frames:
+        """The frames of the cameras in ``part`` (views of the same arrays)."""
+        names = ("thermal", "rgb", "depth", "label", "target_mask", "target_id")
+        arrays = {name: getattr(self, name)[part] for name in names}
+        return Frames(**arrays, poses=self.poses[part], time=self.time)
+
     def arrays(self, index: int = 0) -> dict[str, np.ndarray]:
         """The host arrays of camera ``index`` keyed as in the ``swarmsim render`` contract."""
         host = self.to_numpy()
@@ -117,6 +123,9 @@ def render(
     rng: np.random.Generator | None = None,
     camera: Camera | None = None,
     method: str = "auto",
+    targets: TargetGeometryView | None = None,
+    camera_targets: np.ndarray | None = None,
+    sensor: bool = True,
 ) -> Frames:
     """Render a batch of cameras.
 
@@ -129,6 +138,14 @@ def render(
         camera: Intrinsics; defaults to the scene's camera.
         method: ``"splat"`` (object order, cpu only), ``"trace"`` (image order) or ``"auto"``
             (splat on the cpu, trace on cuda). Both give the same images.
+        targets: Target geometry to render in place of ``world.target_geometry(t)`` (for
+            example several episodes' persons side by side, `concatenate_geometry`).
+        camera_targets: (n, 2) int ranges ``[first, stop)`` of the targets each camera sees
+            (None: all); the splat method only. Cameras of independent episodes sharing one
+            forest render in one call this way, each seeing only its own person.
+        sensor: Apply the thermal camera's noise and quantisation (False: the radiometric
+            image, to which `apply_sensor` adds them later, e.g. per episode from its own
+            random stream).
 
     Returns:
         Frames with arrays of shape (n, H, W) (rgb (n, H, W, 3)).
@@ -138,13 +155,15 @@ def render(
     backend = resolve_backend(backend)
     method = _resolve_method(method, backend)
     cams = pose_matrices(poses)
-    targets = world.target_geometry(t)
+    if targets is None:
+        targets = world.target_geometry(t)
+    seen = _camera_targets(camera_targets, len(poses), len(targets.bound), method)
     if backend == "cuda":
         from swarmsim.sensing import _cuda
 
         outputs = _cuda.render(world, targets, cams, camera)
     elif method == "splat":
-        outputs = _splat_render(world, targets, cams, camera)
+        outputs = _splat_render(world, targets, cams, camera, seen)
     else:
         outputs = _cpu.empty_outputs(len(poses), camera.height, camera.width)
         ground = built_ground(world)
@@ -157,7 +176,8 @@ def render(
             targets.sunlit, targets.bound, targets.start, ground.packed, world.light, *outputs,
         )  # fmt: skip
     thermal, rgb, depth, label, target_id = outputs
-    thermal = _sensor(thermal, world.thermal, rng, backend)
+    if sensor:
+        thermal = apply_sensor(thermal, world.thermal, rng, backend=backend)
     return Frames(
         thermal=thermal,
         rgb=rgb,
@@ -180,20 +200,36 @@ def _resolve_method(method: str, backend: str) -> str:
     return method
 
 
+def _camera_targets(ranges: Any, n: int, n_targets: int, method: str) -> np.ndarray:
+    """(n, 2) int64 target ranges per camera, checked; every target when ``ranges`` is None."""
+    if ranges is None:
+        return np.tile(np.array([0, n_targets], np.int64), (n, 1))
+    if method != "splat":
+        raise ValueError("camera_targets: needs method='splat' (the cpu backend)")
+    seen = np.asarray(ranges)
+    if seen.shape != (n, 2) or not np.issubdtype(seen.dtype, np.integer):
+        raise ValueError(f"camera_targets: expected ({n}, 2) integers, got {seen.shape}")
+    if np.any(seen[:, 0] < 0) or np.any(seen[:, 1] > n_targets) or np.any(seen[:, 0] > seen[:, 1]):
+        raise ValueError(f"camera_targets: expected ranges within [0, {n_targets}]")
+    return np.ascontiguousarray(seen, np.int64)
+
+
 def _splat_render(
-    world: WorldView, targets: TargetGeometryView, cams: np.ndarray, camera: Camera
-) -> tuple:
+    world: WorldView, targets: TargetGeometryView, cams: np.ndarray, camera: Camera,
+    seen: np.ndarray,
+) -> tuple:  # fmt: skip
     """Cull, splat and shade the world's primitives in n cameras (``_splat``), at most
     ``SPLAT_CAMERAS`` at a time so that the scratch arrays stay small."""
     outputs = _cpu.empty_outputs(len(cams), camera.height, camera.width)
     for start in range(0, len(cams), SPLAT_CAMERAS):
         part = slice(start, start + SPLAT_CAMERAS)
-        _splat_part(world, targets, cams[part], camera, tuple(out[part] for out in outputs))
+        _splat_part(world, targets, cams[part], camera, seen[part],
+                    tuple(out[part] for out in outputs))  # fmt: skip
     return outputs
 
 
 def _splat_part(world: WorldView, targets: TargetGeometryView, cams: np.ndarray, camera: Camera,
-                outputs: tuple) -> None:  # fmt: skip
+                seen: np.ndarray, outputs: tuple) -> None:  # fmt: skip
     bounds = world.table("splat", lambda: _splat.primitive_bounds(world.packed))
     n, m, h, w = len(cams), len(bounds.order), camera.height, camera.width
     first, of = _splat.shared_directions(cams)
@@ -202,7 +238,7 @@ def _splat_part(world: WorldView, targets: TargetGeometryView, cams: np.ndarray,
     _splat.cull_kernel(cams, camera.focal, w, h, bounds.capsules, bounds.order, bounds.reach, boxes,
                        prim_k, prim_geo, prim_rows, prim_count)  # fmt: skip
     _splat.rays_kernel(cams, camera.focal, w, h, targets.packed, targets.bound, targets.start,
-                       first, of, dirs, best, code, index)  # fmt: skip
+                       seen, first, of, dirs, best, code, index)  # fmt: skip
     _splat.splat_kernel(cams, camera.focal, w, h, world.packed, world.leaf_fill, prim_k, prim_geo,
                         prim_rows, prim_count, of, dirs, best, code, index)  # fmt: skip
     p = world.primitives
@@ -216,8 +252,11 @@ def _splat_part(world: WorldView, targets: TargetGeometryView, cams: np.ndarray,
     _splat.shade_kernel(cams, camera.focal, w, h, best, code, index, *shading, flat, *outputs)
 
 
-def _sensor(thermal: Any, settings: Any, rng: np.random.Generator | None, backend: str) -> Any:
-    """Apply the scene's NETD noise and optional 8-bit quantisation."""
+def apply_sensor(
+    thermal: Any, settings: Any, rng: np.random.Generator | None, *, backend: str = "cpu"
+) -> Any:
+    """The scene's NETD noise (in place, drawn from ``rng``; none without it) and optional
+    8-bit quantisation applied to radiometric thermal images (n, H, W)."""
     if settings is None:
         return thermal
     xp = array_module(backend)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,7 @@ from swarmsim.sensing.thermal import (
 )
 from swarmsim.streams import seed_sequence, stream
 from swarmsim.world.forest import ForestStats, procedural_forest, random_occluders
-from swarmsim.world.geometry import Primitives
+from swarmsim.world.geometry import Primitives, concatenate
 from swarmsim.world.grid import Grid, build_grid, pack_primitives
 from swarmsim.world.targets import (
     Target,
@@ -148,6 +148,27 @@ class World:
             temperature=apparent(prims.temperature, emissivity, air).astype(np.float32)
         )
         return TargetGeometry(prims, pack_primitives(prims), bound, start, sunlit)
+
+
+def concatenate_geometry(parts: Sequence[TargetGeometry]) -> TargetGeometry:
+    """Several target geometries as one, targets in order (owners and offsets shifted): what
+    one render call needs for cameras of several episodes (``render(camera_targets=...)``)."""
+    owners = np.cumsum([0] + [len(g.bound) for g in parts])[:-1]
+    offsets = np.cumsum([0] + [len(g.packed) for g in parts])[:-1]
+    prims = concatenate(
+        [
+            g.primitives.replace(owner=g.primitives.owner + int(k))
+            for g, k in zip(parts, owners, strict=True)
+        ]
+    )
+    start = np.concatenate([[0]] + [g.start[1:] + k for g, k in zip(parts, offsets, strict=True)])
+    return TargetGeometry(
+        prims,
+        np.concatenate([g.packed for g in parts]).astype(np.float32).reshape(-1, 8),
+        np.concatenate([g.bound for g in parts]).astype(np.float32).reshape(-1, 4),
+        start.astype(np.int32),
+        np.concatenate([g.sunlit for g in parts]).astype(np.float32),
+    )
 
 
 def scene_camera(scene: Scene) -> Camera:

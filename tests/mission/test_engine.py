@@ -252,3 +252,35 @@ def test_reset_needs_a_way_to_restart_a_given_strategy_object(world) -> None:
     mission.step()
     with pytest.raises(MissionError, match="reset"):
         mission.reset()
+
+
+def test_observing_together_equals_observing_one_by_one(world) -> None:
+    from swarmsim.mission import observe_together
+
+    def missions() -> list:
+        out = []
+        for seed, xy in ((3, [0.0, 6.0]), (4, [2.0, 5.0]), (5, [-6.0, 9.0])):
+            mission = make_mission(_scene(), world=world, strategy=None)
+            person = Target(pose="lying", trajectory=static_trajectory(position=xy, heading=0.5))
+            obs = mission.reset(seed=seed, targets=[person])
+            for _ in range(seed - 3):  # different times and noise states
+                mission.advance(Plan(waypoints=obs.positions + [0.0, 2.0, 0.0]), obs)
+                obs = mission.observe() if seed != 4 else obs
+            out.append(mission)
+        return out
+
+    alone = missions()
+    for m in alone[1:]:
+        m._observation = None  # observe anew from here (the first keeps its observation)
+    one_by_one = [m.observe() for m in alone]
+    fresh = missions()
+    for m in fresh[1:]:
+        m._observation = None
+    together = observe_together(fresh)
+    assert together[0] is fresh[0]._observation  # already observed: returned as is
+    for a, b in zip(one_by_one, together, strict=True):
+        assert a.time == b.time and a.leader == b.leader
+        np.testing.assert_array_equal(a.masks, b.masks)
+        np.testing.assert_array_equal(a.integral.sum, b.integral.sum)
+        np.testing.assert_array_equal(a.blob_areas, b.blob_areas)
+    assert max(int(o.masks.sum()) for o in together) > 0

@@ -218,3 +218,44 @@ def test_renderer_with_persons_equals_brute_force() -> None:
     assert np.sum(label == 3) > 20
     np.testing.assert_array_equal(frames.label[0].ravel(), label)
     np.testing.assert_allclose(frames.depth[0].ravel(), depth, rtol=1e-4)
+
+
+def test_cameras_of_several_episodes_see_only_their_own_person_in_one_call() -> None:
+    """One render call over two episodes' cameras (their persons side by side, each camera
+    limited to its own) gives each episode's images exactly, noise added afterwards."""
+    import dataclasses
+
+    from swarmsim.scene import load_scene
+    from swarmsim.sensing.render import apply_sensor
+    from swarmsim.world.targets import Target, static_trajectory
+    from swarmsim.world.world import build_world, concatenate_geometry
+
+    base = build_world(load_scene(None, ["camera.resolution=[48, 40]", "forest.density=40"]))
+    episodes = [
+        dataclasses.replace(
+            base,
+            targets=(Target(pose="lying", trajectory=static_trajectory(position=xy, heading=h)),),
+        )
+        for xy, h in (([0.0, 1.0], 0.2), ([0.5, 0.0], 1.9))  # overlapping: each must hide
+    ]
+    poses = [np.array([[0.0, 0.0, 20.0, 0.0, 0.0], [2.0, 1.0, 25.0, 0.4, 0.2]]),
+             np.array([[0.0, 0.5, 18.0, 1.0, 0.0]])]  # fmt: skip
+    alone = [
+        render(w, p, 0.0, rng=np.random.default_rng(k))
+        for k, (w, p) in enumerate(zip(episodes, poses, strict=True))
+    ]
+    assert all(np.sum(a.label == 3) >= 3 for a in alone)  # each sees its person
+    geometry = concatenate_geometry([w.target_geometry(0.0) for w in episodes])
+    together = render(base, np.concatenate(poses), targets=geometry, sensor=False,
+                      camera_targets=np.array([[0, 1], [0, 1], [1, 2]]))  # fmt: skip
+    for k, (part, a) in enumerate(zip((slice(0, 2), slice(2, 3)), alone, strict=True)):
+        frames = together.subset(part)
+        thermal = apply_sensor(frames.thermal, base.thermal, np.random.default_rng(k))
+        np.testing.assert_array_equal(thermal, a.thermal)
+        for name in ("rgb", "depth", "label"):
+            np.testing.assert_array_equal(getattr(frames, name), getattr(a, name), err_msg=name)
+        np.testing.assert_array_equal(frames.target_id, np.where(a.target_id >= 0, k, -1))
+    with pytest.raises(ValueError, match="camera_targets"):
+        render(base, poses[1], targets=geometry, camera_targets=np.array([[0, 3]]))
+    with pytest.raises(ValueError, match="camera_targets"):
+        render(base, poses[1], method="trace", camera_targets=np.array([[0, 1]]))
