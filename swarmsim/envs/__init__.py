@@ -16,9 +16,21 @@ from __future__ import annotations
 
 __all__ = ["ENV_IDS", "register_envs"]
 
-#: Environment id -> entry point.
+#: Environment id -> (entry point, vector entry point or None).
 ENV_IDS = {
-    "swarmsim/SwarmSearch-v0": "swarmsim.envs.search:SwarmSearchEnv",
+    "swarmsim/SwarmSearch-v0": (
+        "swarmsim.envs.search:SwarmSearchEnv",
+        "swarmsim.envs.search_vector:SwarmSearchVectorEnv",
+    ),
+}
+
+#: Public names -> the module that holds them (imported on first use).
+_LAZY = {
+    "SwarmSearchEnv": "search",
+    "ActionError": "search",
+    "SwarmSearchVectorEnv": "search_vector",
+    "SwarmSearchParallelEnv": "search_parallel",
+    "SB3VecEnv": "sb3",
 }
 
 
@@ -26,14 +38,14 @@ def register_envs() -> None:
     """Register every swarmsim environment with gymnasium (once; later calls do nothing)."""
     from gymnasium.envs.registration import register, registry
 
-    for env_id, entry_point in ENV_IDS.items():
+    for env_id, (entry_point, vector_entry_point) in ENV_IDS.items():
         if env_id not in registry:
-            register(id=env_id, entry_point=entry_point)
+            register(id=env_id, entry_point=entry_point, vector_entry_point=vector_entry_point)
 
 
 def __getattr__(name: str):
-    if name in ("SwarmSearchEnv", "ActionError"):
-        from swarmsim.envs import search
+    if name in _LAZY:
+        import importlib
 
-        return getattr(search, name)
+        return getattr(importlib.import_module(f"swarmsim.envs.{_LAZY[name]}"), name)
     raise AttributeError(name)

@@ -91,6 +91,8 @@ class SwarmSearchEnv(gym.Env):
         render_mode: None or "rgb_array" (a top-down frame).
         backend: Compute backend (None: the scene's).
         flight_controller: Controller for quadrotor dynamics (None: kinematic scenes only).
+        world: The scene's built world to search (None: built by the first reset); several
+            environments can share one (`SwarmSearchVectorEnv` does).
     """
 
     # Annotated like gymnasium.Env's metadata, an instance variable there: no ClassVar.
@@ -113,6 +115,7 @@ class SwarmSearchEnv(gym.Env):
         render_mode: str | None = None,
         backend: str | None = None,
         flight_controller: Any | None = None,
+        world: World | None = None,
     ) -> None:
         if isinstance(scene, Scene):
             base = scene.with_overrides(*overrides) if overrides else scene
@@ -163,7 +166,7 @@ class SwarmSearchEnv(gym.Env):
         self._map_camera = Camera(
             fov=2.0 * math.atan(0.5 * self.map_extent / altitude), width=m, height=m
         )
-        self._world: World | None = None
+        self._world: World | None = world
         self._mission: Mission | None = None
         self._obs: Observation | None = None
         self._score = 0.0
@@ -174,7 +177,8 @@ class SwarmSearchEnv(gym.Env):
 
     def _build(self, seed: int | None) -> None:
         scene = self.scene if seed is None else self.scene.with_overrides(f"forest.seed={seed}")
-        self._world = build_world(scene)
+        if seed is not None or self._world is None:
+            self._world = build_world(scene)
         self._mission = Mission(
             scene=scene,
             world=self._world,
@@ -223,6 +227,14 @@ class SwarmSearchEnv(gym.Env):
         self, action: np.ndarray
     ) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         """Move the drones by ``action`` × ``max_step`` metres, capture, integrate, score."""
+        return self.settle(self.act(action))
+
+    def act(self, action: np.ndarray) -> Step:
+        """The first half of `step`: check the action, plan and fly it (no capture yet).
+
+        `settle` then captures (unless the episode has ended) and scores; a vector of
+        environments acts in all of them, captures them together and settles each.
+        """
         if self._mission is None or self._obs is None:
             raise gym.error.ResetNeeded("step: call reset() first")
         mission, obs = self._mission, self._obs
@@ -232,16 +244,27 @@ class SwarmSearchEnv(gym.Env):
         detected, estimate = self._claim(obs)
         plan = Plan(waypoints=np.column_stack([xy, obs.positions[:, 2]]), detected=detected,
                     estimate=estimate, leader=obs.leader)  # fmt: skip
-        step = mission.advance(plan, obs, truth=self.truth)
+        return mission.advance(plan, obs, truth=self.truth)
+
+    def settle(self, step: Step) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        """The second half of `step`: capture (`Mission.observe`, already made when the
+        mission was observed together with others) and return what `step` returns."""
+        mission = self._active()
         done = step.terminated or step.truncated
         if not done:
             self._obs = mission.observe()
+        assert self._obs is not None
         # At the end there is no new capture: the score stands.
         score = self._score if done else self._objective(self._obs)
         reward = score - self._score - self.time_cost * step.record.flight
         self._score = score
         observation = self._observation(self._obs)
         return observation, float(reward), step.terminated, step.truncated, self._info(step)
+
+    @property
+    def mission(self) -> Mission:
+        """The mission episodes run on (built by the first reset)."""
+        return self._active()
 
     def _claim(self, obs: Observation) -> tuple[bool, np.ndarray | None]:
         """The swarm's own detection: the leader's largest integrated blob, claimed once it
