@@ -175,7 +175,8 @@ class SwarmSearchParallelEnv(ParallelEnv):
         """The flattened SwarmSearch-v0 observation of the swarm (`state_space`)."""
         if self._central_obs is None:
             raise ActionError("state: call reset() first")
-        return spaces.flatten(self.central.observation_space, self._central_obs).astype(np.float32)
+        flat = spaces.flatten(self.central.observation_space, self._central_obs)
+        return np.asarray(flat, np.float32)
 
     def render(self) -> np.ndarray | None:
         """The swarm's top-down frame (`SwarmSearchEnv.render`)."""
