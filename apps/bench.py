@@ -254,14 +254,17 @@ def bench_reset(*, repeat: int = 5) -> dict:
     }
 
 
-def bench_env(*, steps: int = 200, backend: str = "cpu") -> dict:
+def bench_env(*, steps: int = 200, num_envs: int = 8, backend: str = "cpu") -> dict:
     """Steps per second of SwarmSearch-v0 (its default scene: 10 drones, 64² cameras, 64² map)
-    under uniformly random actions, resets included, after 20 warm-up steps; and the share of
-    the environment's time each part takes (cProfile of a further quarter of the steps)."""
+    under uniformly random actions, resets included, after 20 warm-up steps: one environment,
+    and ``num_envs`` through the native vector env (env-steps per second); and the share of
+    the single environment's time each part takes (cProfile of a further quarter of the
+    steps)."""
     import cProfile
     import pstats
 
     from swarmsim.envs.search import SwarmSearchEnv
+    from swarmsim.envs.search_vector import SwarmSearchVectorEnv
 
     env = SwarmSearchEnv(backend=backend)
     rng = np.random.default_rng(0)
@@ -292,6 +295,15 @@ def bench_env(*, steps: int = 200, backend: str = "cpu") -> dict:
     def share(name: str) -> float:
         return cumulative(name) / max(steps_s, 1e-9)
 
+    vector = SwarmSearchVectorEnv(num_envs=num_envs, backend=backend)
+    vector.reset(seed=0)
+    batches = max(steps // num_envs, 4)
+    for _ in range(3):
+        vector.step(rng.uniform(-1.0, 1.0, vector.action_space.shape))
+    start = time.perf_counter()
+    for _ in range(batches):
+        vector.step(rng.uniform(-1.0, 1.0, vector.action_space.shape))
+    vector_wall = time.perf_counter() - start
     return {
         "backend": backend,
         "drones": env.n,
@@ -303,7 +315,11 @@ def bench_env(*, steps: int = 200, backend: str = "cpu") -> dict:
         "share_anomaly_masks": share("anomaly_masks"),
         "share_integrate": share("integrate"),
         "share_score_plan": share("score_plan"),
+        "num_envs": num_envs,
+        "vector_env_steps_per_s": batches * num_envs / vector_wall,
+        "vector_speedup": (batches * num_envs / vector_wall) / (steps / wall),
         "goal_steps_per_s": 300.0,
+        "goal_vector_env_steps_per_s": 600.0,
     }
 
 

@@ -41,6 +41,13 @@ GEO_SIZE = 6
 NEAR = 1e-3
 #: Slack in pixels on footprint edges, far above the rounding of the projections.
 SLACK = 0.05
+#: Side of the ground cells in metres whose primitives are culled together (`Bounds.cells`).
+CELL = 2.0
+#: Most cells along either side of the forest (larger forests get larger cells).
+MAX_CELLS = 64
+#: Margin in pixels around the image when culling whole cells: a cell wholly outside the view
+#: pyramid widened by it holds nothing any pixel ray can hit.
+CELL_MARGIN = 1.0
 
 
 class Bounds(NamedTuple):
@@ -55,12 +62,18 @@ class Bounds(NamedTuple):
         reach: (n, 3) ``[x, y, d]`` in splat order: every point of the primitive lies within
             ``d`` of ``(x, y)`` horizontally.
         z: ``(lowest, highest)`` height of any primitive point.
+        cell_of: (n,) int32 in splat order: the ground cell (`CELL` metres square, larger in
+            forests over `MAX_CELLS` cells wide) holding the centre of each primitive's reach.
+        cells: (c, 6) boxes ``[x0, x1, y0, y1, z0, z1]`` holding every point of the
+            primitives of each cell (empty cells: an inverted box no camera sees).
     """
 
     order: np.ndarray
     capsules: np.ndarray
     reach: np.ndarray
     z: tuple[float, float]
+    cell_of: np.ndarray
+    cells: np.ndarray
 
 
 def primitive_bounds(packed: np.ndarray) -> Bounds:
@@ -78,9 +91,35 @@ def primitive_bounds(packed: np.ndarray) -> Bounds:
         float(np.min(np.minimum(a[:, 2], b[:, 2]) - r, initial=0.0)),
         float(np.max(top, initial=0.0)),
     )
-    return Bounds(
-        order, np.ascontiguousarray(capsules[order]), np.ascontiguousarray(reach[order]), z
-    )
+    reach = np.ascontiguousarray(reach[order])
+    capsules = np.ascontiguousarray(capsules[order])
+    cell_of, cells = _cells(reach, capsules)
+    return Bounds(order, capsules, reach, z, cell_of, cells)
+
+
+def _cells(reach: np.ndarray, capsules: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ground cells of the primitives and each cell's bounding box (see `Bounds`)."""
+    if len(reach) == 0:
+        return np.zeros(0, np.int32), np.array([[np.inf, -np.inf, np.inf, -np.inf, 0.0, 0.0]])
+    lo = reach[:, :2].min(axis=0)
+    # At most MAX_CELLS per side: every camera tests every cell.
+    side = max(CELL, float(np.max(reach[:, :2].max(axis=0) - lo)) / MAX_CELLS)
+    ij = np.minimum(np.floor((reach[:, :2] - lo) / side), MAX_CELLS - 1).astype(np.int64)
+    dims = ij.max(axis=0) + 1
+    cell_of = (ij[:, 0] * dims[1] + ij[:, 1]).astype(np.int32)
+    count = int(dims[0] * dims[1])
+    cells = np.empty((count, 6))
+    x, y, d = reach[:, 0], reach[:, 1], reach[:, 2]
+    zlo = np.minimum(capsules[:, 2], capsules[:, 5]) - capsules[:, 6]
+    zhi = np.maximum(capsules[:, 2], capsules[:, 5]) + capsules[:, 6]
+    for column, values, fill, reduce in (
+        (0, x - d, np.inf, np.minimum), (1, x + d, -np.inf, np.maximum),
+        (2, y - d, np.inf, np.minimum), (3, y + d, -np.inf, np.maximum),
+        (4, zlo, np.inf, np.minimum), (5, zhi, -np.inf, np.maximum),
+    ):  # fmt: skip
+        cells[:, column] = fill
+        reduce.at(cells[:, column], cell_of, values)
+    return cell_of, cells
 
 
 def frustum_boxes(cams: np.ndarray, focal: float, width: int, height: int,
@@ -113,11 +152,12 @@ def _rotate(cams, c, x, y, z):
 
 
 @nb.njit(parallel=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
-def cull_kernel(cams, focal, width, height, bounds, order, reach, boxes, out_k, out_geo, out_rows,
-                out_count):  # fmt: skip
+def cull_kernel(cams, focal, width, height, bounds, order, reach, boxes, cell_of, cells, out_k,
+                out_geo, out_rows, out_count):  # fmt: skip
     """Per camera, the primitives whose footprint meets the image, in splat order.
 
-    Primitives out of horizontal reach of the camera's frustum box (:func:`frustum_boxes`) are
+    Primitives of ground cells whose box lies wholly outside the camera's view pyramid
+    (`_cell_seen`), or out of horizontal reach of its frustum box (:func:`frustum_boxes`), are
     dropped before they are projected.
 
     Writes ``out_k[c, :count]`` (primitive indices), ``out_geo`` (footprint: image of the axis
@@ -138,7 +178,12 @@ def cull_kernel(cams, focal, width, height, bounds, order, reach, boxes, out_k, 
         bx1 = boxes[c, 1]
         by0 = boxes[c, 2]
         by1 = boxes[c, 3]
+        seen = np.empty(cells.shape[0], np.bool_)
+        for cell in range(cells.shape[0]):
+            seen[cell] = _cell_seen(cams, c, focal, width, height, cells, cell)
         for q in range(order.shape[0]):
+            if not seen[cell_of[q]]:
+                continue
             d = reach[q, 2]
             if reach[q, 0] + d < bx0 or reach[q, 0] - d > bx1:
                 continue
@@ -194,6 +239,35 @@ def cull_kernel(cams, focal, width, height, bounds, order, reach, boxes, out_k, 
             out_rows[c, count, 1] = i1
             count += 1
         out_count[c] = count
+
+
+@nb.njit(cache=True, fastmath=_FASTMATH, error_model="numpy", inline="always")
+def _cell_seen(cams, c, focal, width, height, cells, cell):
+    """False when the box of ``cell`` lies wholly on the outer side of one side plane of camera
+    ``c``'s view pyramid (widened by `CELL_MARGIN` pixels): then no pixel ray can meet it."""
+    if cells[cell, 0] > cells[cell, 1]:
+        return False
+    xm = (0.5 * width + CELL_MARGIN) / focal
+    ym = (0.5 * height + CELL_MARGIN) / focal
+    # Counts of box corners strictly outside each side: right, left, below, above.
+    right = 0
+    left = 0
+    below = 0
+    above = 0
+    for corner in range(8):
+        x = cells[cell, corner & 1] - cams[c, 0]
+        y = cells[cell, 2 + ((corner >> 1) & 1)] - cams[c, 1]
+        z = cells[cell, 4 + ((corner >> 2) & 1)] - cams[c, 2]
+        px, py, pz = _rotate(cams, c, x, y, z)
+        if px > xm * pz:
+            right += 1
+        if px < -xm * pz:
+            left += 1
+        if py > ym * pz:
+            below += 1
+        if py < -ym * pz:
+            above += 1
+    return right < 8 and left < 8 and below < 8 and above < 8
 
 
 @nb.njit(cache=True, fastmath=_FASTMATH, error_model="numpy", inline="always")

@@ -236,7 +236,8 @@ def _splat_part(world: WorldView, targets: TargetGeometryView, cams: np.ndarray,
     dirs, best, code, index, prim_k, prim_geo, prim_rows, prim_count = _splat_scratch(n, h, w, m)
     boxes = _splat.frustum_boxes(cams, camera.focal, w, h, bounds.z)
     _splat.cull_kernel(cams, camera.focal, w, h, bounds.capsules, bounds.order, bounds.reach, boxes,
-                       prim_k, prim_geo, prim_rows, prim_count)  # fmt: skip
+                       bounds.cell_of, bounds.cells, prim_k, prim_geo, prim_rows,
+                       prim_count)  # fmt: skip
     _splat.rays_kernel(cams, camera.focal, w, h, targets.packed, targets.bound, targets.start,
                        seen, first, of, dirs, best, code, index)  # fmt: skip
     _splat.splat_kernel(cams, camera.focal, w, h, world.packed, world.leaf_fill, prim_k, prim_geo,
