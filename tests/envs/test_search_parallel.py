@@ -78,3 +78,15 @@ def test_bad_actions_are_named_and_the_game_goes_on() -> None:
         game.observation_space("drone_99")
     game.reset(seed=0)
     game.step(zeros)
+
+
+def test_docs_pettingzoo_loop_runs() -> None:
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "envs.md").read_text()
+    code = next(b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "game.agents" in b)
+    code = code.replace('(reward="individual")', '(reward="individual", **SHORT)')
+    printed: list = []
+    exec(compile(code, "docs/envs.md", "exec"), {"print": printed.append, "SHORT": SHORT})
+    assert printed and "ended at" in printed[0]
