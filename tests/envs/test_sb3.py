@@ -55,10 +55,16 @@ def test_needs_same_step_autoreset() -> None:
 
 
 def test_ppo_trains_on_the_vector_env() -> None:
-    venv = _vec()
-    model = PPO("MultiInputPolicy", venv, n_steps=64, batch_size=64, n_epochs=1, seed=0,
+    import torch
+
+    torch.set_num_threads(1)
+    small = ["camera.resolution=[32,32]", "swarm.drones=4", "forest.area=[40,40]",
+             "mission.max_time=4"]  # fmt: skip
+    venv = SB3VecEnv(SwarmSearchVectorEnv(num_envs=2, autoreset_mode=AutoresetMode.SAME_STEP,
+                                          overrides=small, map_size=16))  # fmt: skip
+    model = PPO("MultiInputPolicy", venv, n_steps=256, batch_size=128, n_epochs=2, seed=0,
                 device="cpu")  # fmt: skip
-    model.learn(total_timesteps=256)
-    assert model.num_timesteps >= 256
+    model.learn(total_timesteps=2048)
+    assert model.num_timesteps >= 2048
     action, _ = model.predict(venv.reset(), deterministic=True)
-    assert action.shape == (2, 10, 2)
+    assert action.shape == (2, 4, 2)
